@@ -1,0 +1,135 @@
+"""Settings of audit_events, read lazily from ``django.conf.settings``.
+
+Every setting has a documented default here (docs/configuration.md lists them
+with examples). Values are read on each access, so ``override_settings`` works
+in tests; a wrong type raises ``ImproperlyConfigured`` naming the setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = ["DEFAULTS", "settings"]
+
+#: Header names (``request.META`` keys) that carry credentials. They are masked
+#: even when listed in ``AUDIT_INCLUDE_HEADERS``, unless also listed in
+#: ``AUDIT_ALLOW_SENSITIVE_HEADERS``.
+SENSITIVE_HEADERS = (
+    "HTTP_AUTHORIZATION",
+    "HTTP_PROXY_AUTHORIZATION",
+    "HTTP_COOKIE",
+    "HTTP_SET_COOKIE",
+    "HTTP_X_API_KEY",
+    "HTTP_X_AUTH_TOKEN",
+    "HTTP_X_CSRFTOKEN",
+    "HTTP_X_AMZ_SECURITY_TOKEN",
+)
+
+DEFAULTS: dict[str, Any] = {
+    # The contract of django-audit-events (names and defaults unchanged).
+    "AUDIT_EVENT_MODEL": "audit_events.AuditEvent",
+    "AUDIT_EVENT_ARCHIVE_MODEL": "audit_events.ArchivedAuditEvent",
+    "AUDIT_INCLUDE_QUERY_PARAMS": False,
+    "AUDIT_INCLUDE_POST_DATA": False,
+    "AUDIT_MASK_POST_FIELDS": ("password",),
+    "AUDIT_INCLUDE_HEADERS": False,
+    "AUDIT_CLIENT_IP_RESOLVER_FUNCTION": "audit_events.utils.get_client_ip",
+    # Request capture and secrets (new in audit_events).
+    "AUDIT_TRUSTED_PROXIES": (),
+    "AUDIT_MASK_QUERY_PARAMS": ("password", "token", "secret", "api_key", "apikey",
+                                "access_token", "refresh_token", "auth", "signature"),
+    "AUDIT_SENSITIVE_HEADERS": SENSITIVE_HEADERS,
+    "AUDIT_ALLOW_SENSITIVE_HEADERS": (),
+    "AUDIT_MASK_VALUE": "********",
+    "AUDIT_MAX_BODY_SIZE": 64 * 1024,
+    # Partitioned storage and its lifecycle (new in audit_events).
+    "AUDIT_PARTITION_PREMAKE_DAYS": 14,
+    "AUDIT_ARCHIVE_AFTER_DAYS": 90,
+    "AUDIT_ARCHIVE_RETENTION_DAYS": None,
+    "AUDIT_LOCK_TIMEOUT_MS": 2000,
+    "AUDIT_DDL_RETRIES": 5,
+}
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _is_str_sequence(value: Any) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset)) and all(
+        isinstance(item, str) for item in value
+    )
+
+
+def _is_headers(value: Any) -> bool:
+    return value is False or value is None or _is_str_sequence(value)
+
+
+def _is_resolver(value: Any) -> bool:
+    return callable(value) or _is_str(value)
+
+
+def _is_non_negative_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_positive_int(value: Any) -> bool:
+    return _is_non_negative_int(value) and value > 0
+
+
+def _is_optional_positive_int(value: Any) -> bool:
+    return value is None or _is_positive_int(value)
+
+
+_VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "AUDIT_EVENT_MODEL": (_is_str, 'a string "app_label.ModelName"'),
+    "AUDIT_EVENT_ARCHIVE_MODEL": (_is_str, 'a string "app_label.ModelName"'),
+    "AUDIT_INCLUDE_QUERY_PARAMS": (_is_bool, "True or False"),
+    "AUDIT_INCLUDE_POST_DATA": (_is_bool, "True or False"),
+    "AUDIT_MASK_POST_FIELDS": (_is_str_sequence, 'a list of field names, e.g. ("password",)'),
+    "AUDIT_INCLUDE_HEADERS": (_is_headers, 'False or a list of META names, e.g. ["HTTP_X_FOO"]'),
+    "AUDIT_CLIENT_IP_RESOLVER_FUNCTION": (_is_resolver, "a dotted path or a callable"),
+    "AUDIT_TRUSTED_PROXIES": (_is_str_sequence, 'a list of IPs or networks, e.g. ["10.0.0.0/8"]'),
+    "AUDIT_MASK_QUERY_PARAMS": (_is_str_sequence, "a list of parameter names"),
+    "AUDIT_SENSITIVE_HEADERS": (_is_str_sequence, "a list of META names"),
+    "AUDIT_ALLOW_SENSITIVE_HEADERS": (_is_str_sequence, "a list of META names"),
+    "AUDIT_MASK_VALUE": (lambda v: isinstance(v, str), "a string"),
+    "AUDIT_MAX_BODY_SIZE": (_is_non_negative_int, "a number of bytes (int >= 0)"),
+    "AUDIT_PARTITION_PREMAKE_DAYS": (_is_non_negative_int, "a number of days (int >= 0)"),
+    "AUDIT_ARCHIVE_AFTER_DAYS": (_is_positive_int, "a number of days (int >= 1)"),
+    "AUDIT_ARCHIVE_RETENTION_DAYS": (_is_optional_positive_int, "None or a number of days"),
+    "AUDIT_LOCK_TIMEOUT_MS": (_is_positive_int, "milliseconds (int >= 1)"),
+    "AUDIT_DDL_RETRIES": (_is_non_negative_int, "a number of retries (int >= 0)"),
+}
+
+
+class AuditSettings:
+    """Attribute access to the ``AUDIT_*`` settings with defaults and validation."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"{name!r} is not an audit_events setting")
+        value = getattr(django_settings, name, DEFAULTS[name])
+        validate(name, value)
+        return value
+
+    def __dir__(self) -> Iterable[str]:
+        return sorted(DEFAULTS)
+
+
+def validate(name: str, value: Any) -> None:
+    """Raise ``ImproperlyConfigured`` when ``value`` is not valid for setting ``name``."""
+    check, expected = _VALIDATORS[name]
+    if not check(value):
+        raise ImproperlyConfigured(f"settings.{name} must be {expected}; got {value!r}.")
+
+
+settings = AuditSettings()

@@ -1,0 +1,205 @@
+"""Audit event models.
+
+The tables behind these models are range-partitioned by UTC day (see
+``audit_events.operations.PartitionByDay`` and docs/storage.md). Django sees
+``id`` as the primary key; in PostgreSQL the key is ``(id, timestamp)``
+because a partitioned table's unique constraints must include the partition
+key. Ids are time-ordered UUIDs, unique in practice across both tables.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from audit_events.conf import settings
+from audit_events.encoding import AuditJSONEncoder
+from audit_events.ids import uuid7
+
+__all__ = [
+    "AbstractArchivedAuditEvent",
+    "AbstractAuditEvent",
+    "ArchivedAuditEvent",
+    "ArchivedDay",
+    "AuditEvent",
+    "get_audit_event_archive_model",
+    "get_audit_event_model",
+]
+
+
+class AbstractAuditEvent(models.Model):
+    """One explicit audit event about one content object.
+
+    Subclass it to add fields, and point ``AUDIT_EVENT_MODEL`` at the subclass
+    (with ``Meta.swappable = "AUDIT_EVENT_MODEL"``); partition its table with
+    ``audit_events.operations.PartitionByDay`` in the migration.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    timestamp = models.DateTimeField(_("timestamp"), default=timezone.now, editable=False)
+    # No database FK constraint: an audit row must outlive the user it names, and
+    # FKs would complicate detaching and attaching partitions.
+    user = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    username = models.CharField(_("username"), max_length=150, blank=True, default="")
+    remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
+    url = models.TextField(_("URL"), blank=True, default="")
+    query_params = models.JSONField(_("query parameters"), default=dict, blank=True,
+                                    encoder=AuditJSONEncoder)
+    post_data = models.JSONField(_("POST data"), default=dict, blank=True,
+                                 encoder=AuditJSONEncoder)
+    headers = models.JSONField(_("headers"), default=dict, blank=True, encoder=AuditJSONEncoder)
+    content_type = models.ForeignKey(
+        ContentType,
+        verbose_name=_("content type"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    # Text holds any primary key: integer, bigint, UUID or string.
+    object_id = models.TextField(_("object id"))
+    content_object = GenericForeignKey("content_type", "object_id")
+    content = models.JSONField(_("content"), default=dict, blank=True, encoder=AuditJSONEncoder)
+
+    class Meta:
+        abstract = True
+        get_latest_by = "timestamp"
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the event; an event whose day has no partition goes to the spool.
+
+        See ``audit_events.spool``: an event is never refused because rotation
+        did not create its day's partition.
+        """
+        from audit_events.spool import save_event
+
+        save_event(self, super().save, *args, **kwargs)
+
+
+class AuditEvent(AbstractAuditEvent):
+    """The default, concrete audit event model (swappable: ``AUDIT_EVENT_MODEL``)."""
+
+    class Meta(AbstractAuditEvent.Meta):
+        swappable = "AUDIT_EVENT_MODEL"
+
+
+class ArchivedDay(models.Model):
+    """One day moved into an archive table: when, and a digest of its rows.
+
+    The archive time is a property of the whole day (partition), not of each
+    row: storing it per row would mean rewriting every row, which is exactly
+    what zero-copy archiving avoids. ``ArchivedAuditEvent.archive_timestamp``
+    is read from here.
+    """
+
+    archive_table = models.CharField(max_length=63)
+    day = models.DateField()
+    archived_at = models.DateTimeField(default=timezone.now)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    digest = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["archive_table", "day"],
+                                    name="audit_events_archivedday_unique"),
+        ]
+        ordering = ["archive_table", "day"]
+
+    def __str__(self) -> str:
+        return f"{self.archive_table} {self.day:%Y-%m-%d}"
+
+
+class ArchivedAuditEventQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    """Queryset of archived events, each annotated with ``archive_timestamp``."""
+
+    def with_archive_timestamp(self) -> ArchivedAuditEventQuerySet:
+        archived_at = ArchivedDay.objects.filter(
+            archive_table=self.model._meta.db_table,
+            day=TruncDate(models.OuterRef("timestamp"), tzinfo=datetime.UTC),
+        ).values("archived_at")[:1]
+        return self.annotate(archive_timestamp=models.Subquery(archived_at))
+
+
+class ArchivedAuditEventManager(models.Manager.from_queryset(ArchivedAuditEventQuerySet)):  # type: ignore[misc]
+    def get_queryset(self) -> ArchivedAuditEventQuerySet:
+        return super().get_queryset().with_archive_timestamp()  # type: ignore[no-any-return]
+
+
+class AbstractArchivedAuditEvent(AbstractAuditEvent):
+    """An audit event in the archive table.
+
+    Has exactly the live table's columns, so a whole day moves between the two
+    tables by detaching and attaching its partition. ``archive_timestamp`` is
+    the time its day was archived (annotated by the default manager).
+    """
+
+    objects = ArchivedAuditEventManager()
+
+    class Meta(AbstractAuditEvent.Meta):
+        abstract = True
+        verbose_name = _("archived audit event")
+        verbose_name_plural = _("archived audit events")
+
+
+class ArchivedAuditEvent(AbstractArchivedAuditEvent):
+    """The default, concrete archive model (swappable: ``AUDIT_EVENT_ARCHIVE_MODEL``)."""
+
+    class Meta(AbstractArchivedAuditEvent.Meta):
+        swappable = "AUDIT_EVENT_ARCHIVE_MODEL"
+
+
+def _get_model(setting_name: str) -> type[models.Model]:
+    dotted = getattr(settings, setting_name)
+    try:
+        return apps.get_model(dotted, require_ready=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"settings.{setting_name} must be of the form 'app_label.ModelName'; got {dotted!r}."
+        ) from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"settings.{setting_name} refers to model {dotted!r} that has not been "
+            "installed: add its app to INSTALLED_APPS."
+        ) from exc
+
+
+def get_audit_event_model() -> type[AbstractAuditEvent]:
+    """Return the active audit event model (``AUDIT_EVENT_MODEL``).
+
+    Raises:
+        ImproperlyConfigured: the setting is malformed or names no installed model.
+    """
+    return _get_model("AUDIT_EVENT_MODEL")  # type: ignore[return-value]
+
+
+def get_audit_event_archive_model() -> type[AbstractArchivedAuditEvent]:
+    """Return the active archive model (``AUDIT_EVENT_ARCHIVE_MODEL``).
+
+    Raises:
+        ImproperlyConfigured: the setting is malformed or names no installed model.
+    """
+    return _get_model("AUDIT_EVENT_ARCHIVE_MODEL")  # type: ignore[return-value]

@@ -1,0 +1,303 @@
+"""Day partitions: naming, bounds and DDL.
+
+All DDL is built with ``psycopg.sql`` (identifiers quoted, never formatted in)
+or runs the SQL functions shipped under ``sql/``, which the DBA path uses too.
+A partition holds one UTC day: ``[day 00:00 UTC, day+1 00:00 UTC)``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.utils import OperationalError
+from psycopg import sql
+
+from audit_events.conf import settings
+from audit_events.exceptions import PartitioningError
+
+__all__ = [
+    "PartitionInfo",
+    "create_day_partitions",
+    "day_bounds",
+    "list_partitions",
+    "partition_table",
+    "utc_today",
+]
+
+logger = logging.getLogger("audit_events")
+
+T = TypeVar("T")
+
+# SQLSTATE 55P03: lock_not_available, raised when lock_timeout expires.
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    """One partition of a day-partitioned table, as the catalog describes it."""
+
+    name: str
+    lower_bound: datetime.datetime
+    upper_bound: datetime.datetime
+    detach_pending: bool
+
+    @property
+    def day(self) -> datetime.date:
+        return self.lower_bound.astimezone(datetime.UTC).date()
+
+
+def utc_today() -> datetime.date:
+    """Today's date in UTC, the time zone partitions are cut in."""
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """The half-open range ``[start, end)`` of UTC day ``day``."""
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
+    return start, start + datetime.timedelta(days=1)
+
+
+def days_between(first: datetime.date, last: datetime.date) -> Iterator[datetime.date]:
+    """Every day from ``first`` to ``last``, both included."""
+    for offset in range((last - first).days + 1):
+        yield first + datetime.timedelta(days=offset)
+
+
+def table_of(model: type[models.Model]) -> str:
+    """The table name of ``model``."""
+    return str(model._meta.db_table)
+
+
+def run_with_lock_retries(
+    connection: BaseDatabaseWrapper, work: Callable[[Any], T], what: str
+) -> T:
+    """Run ``work(cursor)`` in its own transaction under a short ``lock_timeout``.
+
+    DDL on a busy parent must never queue for long: while it waits for its lock,
+    every later insert and select on that table queues behind it. So each try
+    gives up after ``AUDIT_LOCK_TIMEOUT_MS`` and is retried (with backoff) up to
+    ``AUDIT_DDL_RETRIES`` times.
+
+    Raises:
+        PartitioningError: the lock could not be had after all retries.
+    """
+    attempts = settings.AUDIT_DDL_RETRIES + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)",
+                               [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"])
+                return work(cursor)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            logger.warning("audit_events: %s: lock not available (try %d of %d)",
+                           what, attempt, attempts)
+            if attempt < attempts:
+                time.sleep(min(0.1 * 2**attempt, 5.0))
+    raise PartitioningError(
+        f"{what}: could not get a lock within {settings.AUDIT_LOCK_TIMEOUT_MS} ms after "
+        f"{attempts} tries; a long transaction holds the table. Try again later, or raise "
+        "AUDIT_LOCK_TIMEOUT_MS / AUDIT_DDL_RETRIES."
+    )
+
+
+def create_day_partitions(
+    model: type[models.Model],
+    first_day: datetime.date,
+    last_day: datetime.date,
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[str]:
+    """Make sure ``model``'s table has a partition for every day in a range.
+
+    Each day is created and attached in its own short transaction (see
+    ``sql/create_day_partition.sql``), so the parent is never locked for the
+    whole range. Existing partitions are left as they are. Use it to prepare
+    partitions for a backfill or import of historical events.
+
+    Args:
+        model: a model whose table was partitioned with ``PartitionByDay``.
+        first_day: the first UTC day, included.
+        last_day: the last UTC day, included.
+        using: the database alias.
+
+    Returns:
+        The partition names, one per day, in day order.
+
+    Raises:
+        ValueError: ``last_day`` is before ``first_day``.
+        PartitioningError: a lock could not be had (see ``run_with_lock_retries``).
+    """
+    if last_day < first_day:
+        raise ValueError(f"last_day {last_day} is before first_day {first_day}")
+    connection = connections[using]
+    table = table_of(model)
+
+    def create(day: datetime.date) -> str:
+        def work(cursor: Any) -> str:
+            cursor.execute("SELECT audit_events_create_day_partition(%s::regclass, %s)::text",
+                           [_regclass_literal(connection, table), day])
+            return str(cursor.fetchone()[0])
+
+        return run_with_lock_retries(connection, work, f"create partition of {table} for {day}")
+
+    return [create(day) for day in days_between(first_day, last_day)]
+
+
+def list_partitions(model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> list[PartitionInfo]:
+    """The partitions of ``model``'s table, in bound order, read from the catalog."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT i.inhrelid::regclass::text, b.lower_bound, b.upper_bound, i.inhdetachpending
+            FROM pg_inherits AS i,
+                 audit_events_partition_bounds(i.inhrelid::regclass) AS b
+            WHERE i.inhparent = %s::regclass
+            ORDER BY b.lower_bound
+            """,
+            [_regclass_literal(connection, table_of(model))],
+        )
+        return [PartitionInfo(*row) for row in cursor.fetchall()]
+
+
+def _regclass_literal(connection: BaseDatabaseWrapper, table: str) -> str:
+    """The table name quoted so that ``::regclass`` resolves exactly this name."""
+    return str(connection.ops.quote_name(table))
+
+
+# --- Turning a freshly created model table into a partitioned one -------------
+
+
+def partition_table(schema_editor: Any, model: type[models.Model]) -> None:
+    """Rebuild ``model``'s (new, empty) table as ``PARTITION BY RANGE (timestamp)``.
+
+    PostgreSQL cannot turn an existing table into a partitioned one, so the
+    table Django just created is replaced by one ``LIKE`` it (same columns,
+    defaults and CHECK constraints, no FKs), with the primary key widened to
+    ``(id, timestamp)`` and the lookup indexes every event table has.
+
+    Raises:
+        PartitioningError: the model has a unique constraint that does not
+            include the partition key, which PostgreSQL cannot enforce.
+    """
+    _refuse_unique_constraints(model)
+    table = table_of(model)
+    # Django queued index/constraint SQL for the plain table; it would run against
+    # the rebuilt one by name. Indexes are fine on a partitioned parent, but the
+    # list is filtered to what a partitioned table accepts.
+    _drop_deferred_constraints(schema_editor, table)
+    for statement in _partitioning_statements(model):
+        schema_editor.execute(statement.as_string(schema_editor.connection.connection))
+
+
+def _partitioning_statements(model: type[models.Model]) -> list[sql.Composed]:
+    table = table_of(model)
+    rebuilt = short_name(table, "_partitioned")
+    column = _column_identifiers(model)
+    ident = sql.Identifier
+    return [
+        sql.SQL(
+            "CREATE TABLE {rebuilt} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED) "
+            "PARTITION BY RANGE ({timestamp})"
+        ).format(rebuilt=ident(rebuilt), table=ident(table), timestamp=column["timestamp"]),
+        sql.SQL("DROP TABLE {table}").format(table=ident(table)),
+        sql.SQL("ALTER TABLE {rebuilt} RENAME TO {table}").format(
+            rebuilt=ident(rebuilt), table=ident(table)),
+        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({id}, {timestamp})").format(
+            table=ident(table), name=ident(short_name(table, "_pkey")), **column),
+        *_index_statements(table, column),
+    ]
+
+
+def _index_statements(table: str, column: dict[str, sql.Identifier]) -> list[sql.Composed]:
+    """The lookup indexes, identical on live and archive tables so ATTACH reuses them."""
+    definitions = {
+        # "Events of this object", newest first.
+        "_object_idx": sql.SQL("btree ({content_type_id}, {object_id}, {timestamp})"),
+        # "Events of this user".
+        "_user_idx": sql.SQL("btree ({user_id}, {timestamp})"),
+        # Time ranges inside a day: 24 kB of BRIN instead of a 21 MB B-tree per 1M rows.
+        "_timestamp_brin": sql.SQL("brin ({timestamp})"),
+    }
+    return [
+        sql.SQL("CREATE INDEX {name} ON {table} USING {definition}").format(
+            name=sql.Identifier(short_name(table, suffix)),
+            table=sql.Identifier(table),
+            definition=definition.format(**column),
+        )
+        for suffix, definition in definitions.items()
+    ]
+
+
+def _column_identifiers(model: type[models.Model]) -> dict[str, sql.Identifier]:
+    opts = model._meta
+    return {
+        "id": sql.Identifier(opts.pk.column),
+        "timestamp": sql.Identifier(opts.get_field("timestamp").column),
+        "content_type_id": sql.Identifier(opts.get_field("content_type").column),
+        "object_id": sql.Identifier(opts.get_field("object_id").column),
+        "user_id": sql.Identifier(opts.get_field("user").column),
+    }
+
+
+def short_name(table: str, suffix: str) -> str:
+    """``table + suffix`` within PostgreSQL's 63-byte identifier limit."""
+    name = table + suffix
+    if len(name.encode()) <= 63:
+        return name
+    digest = hashlib.md5(table.encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"audit_events_{digest}{suffix}"[:63]
+
+
+def _refuse_unique_constraints(model: type[models.Model]) -> None:
+    opts = model._meta
+    unique_fields = [f.name for f in opts.local_concrete_fields if f.unique and not f.primary_key]
+    unique_constraints = [c.name for c in opts.constraints if isinstance(c, models.UniqueConstraint)]
+    if unique_fields or unique_constraints or opts.unique_together:
+        offending = ", ".join(unique_fields + unique_constraints) or str(opts.unique_together)
+        raise PartitioningError(
+            f"{opts.label} cannot be partitioned by day: {offending} is unique, and PostgreSQL "
+            "only enforces uniqueness on a partitioned table when the key includes the "
+            "partition column 'timestamp'. Remove unique=True or add 'timestamp' to the constraint."
+        )
+
+
+def _drop_deferred_constraints(schema_editor: Any, table: str) -> None:
+    from django.db.backends.ddl_references import Statement
+
+    schema_editor.deferred_sql = [
+        statement
+        for statement in schema_editor.deferred_sql
+        if not (
+            isinstance(statement, Statement)
+            and statement.references_table(table)
+            and "FOREIGN KEY" in str(statement)
+        )
+    ]
+
+
+def premake_in_migration(schema_editor: Any, model: type[models.Model]) -> None:
+    """Create partitions from yesterday to ``AUDIT_PARTITION_PREMAKE_DAYS`` ahead.
+
+    Runs inside the migration's transaction: the table was created moments ago,
+    so nobody else can be waiting on it.
+    """
+    today = utc_today()
+    schema_editor.execute(
+        "SELECT audit_events_create_day_partitions(%s::regclass, %s, %s)",
+        [
+            schema_editor.quote_name(table_of(model)),
+            today - datetime.timedelta(days=1),
+            today + datetime.timedelta(days=settings.AUDIT_PARTITION_PREMAKE_DAYS),
+        ],
+    )
