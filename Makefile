@@ -1,0 +1,62 @@
+# Developer entry points. The two commands in README.md are `make demo` and
+# `make test`; each sets up everything it needs on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: help setup postgres-binaries test test-main test-swapped lint typecheck docs bench demo clean
+
+help:
+	@echo "make demo   - run the demo project (records, rotates and archives events)"
+	@echo "make test   - run the whole test suite with coverage"
+	@echo "make lint / typecheck / docs / bench"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The stamp is remade whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed postgres-binaries
+
+# PostgreSQL server binaries for the throwaway test/demo server. Skipped when
+# DATABASE_URL points at an existing server.
+postgres-binaries:
+	@if [ -z "$$DATABASE_URL" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing PostgreSQL server binaries (apt-get install postgresql)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL server binaries not found: install them (apt-get install postgresql) or set DATABASE_URL" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: setup
+	$(PYTEST) --cov --cov-report=term $(PYTEST_ARGS)
+	AUDIT_EVENTS_SWAPPED=1 $(PYTEST) --ds=tests.settings_swapped tests/swapped \
+	  --cov --cov-append --cov-report=term $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy audit_events
+
+docs: setup
+	$(BIN)/mkdocs build --strict
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+demo: setup
+	$(BIN)/python example/manage.py demo $(DEMO_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist site .coverage htmlcov
