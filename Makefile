@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help setup postgres-binaries test test-main test-swapped lint typecheck docs bench demo clean
+.PHONY: help setup postgres-binaries test lint typecheck docs bench demo demo-server clean
 
 help:
 	@echo "make demo   - run the demo project (records, rotates and archives events)"
@@ -57,6 +57,10 @@ bench: setup
 
 demo: setup
 	$(BIN)/python example/manage.py demo $(DEMO_ARGS)
+
+# The demo's site, on the database the demo filled (Ctrl-C to stop).
+demo-server: setup
+	$(BIN)/python example/manage.py runserver --noreload 127.0.0.1:8000
 
 clean:
 	rm -rf $(VENV) build dist site .coverage htmlcov
