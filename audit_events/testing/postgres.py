@@ -186,13 +186,20 @@ class EmbeddedPostgres:
         account = _ensure_unprivileged_user()
         os.chown(datadir, account.pw_uid, account.pw_gid)
         datadir.chmod(0o700)
-        # The unprivileged user must be able to walk down to the data directory.
-        for parent in datadir.parents:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
+        # The unprivileged user must be able to walk down to the data directory and
+        # to the binaries (e.g. a wheel's PostgreSQL inside a virtualenv under /root).
+        _make_traversable(datadir)
+        _make_traversable(self.bindir or find_bindir())
+
+
+def _make_traversable(path: Path) -> None:
+    """Give others the search (x) bit on every parent of ``path``."""
+    for parent in path.resolve().parents:
+        if parent == Path("/"):
+            break
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
 
 
 def _ensure_unprivileged_user() -> pwd.struct_passwd:
