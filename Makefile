@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help setup postgres-binaries test lint typecheck docs bench demo demo-server clean
+.PHONY: help setup postgres-binaries test lint typecheck docs bench matrix demo demo-server clean
 
 help:
 	@echo "make demo   - run the demo project (records, rotates and archives events)"
@@ -41,6 +41,10 @@ test: setup
 	$(PYTEST) --cov --cov-report=term $(PYTEST_ARGS)
 	AUDIT_EVENTS_SWAPPED=1 $(PYTEST) --ds=tests.settings_swapped tests/swapped \
 	  --cov --cov-append --cov-report=term $(PYTEST_ARGS)
+
+# Django x Python x PostgreSQL combinations (noxfile.py); results go in docs/installation.md.
+matrix: setup
+	$(BIN)/nox $(NOX_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
