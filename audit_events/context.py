@@ -203,7 +203,7 @@ class AuditContext:
             query_params=copy.deepcopy(self.query_params),
             post_data=copy.deepcopy(self.post_data),
             headers=copy.deepcopy(self.headers),
-            content=copy.deepcopy(self.extra_data),
+            content=_copy_content(self.extra_data),
             username=_fit(model, "username", self.username),
         )
         if user is not None:
@@ -277,6 +277,26 @@ class AuditContext:
         self._set("_user_id", state["user_id"])
         self._set("_username", state["username"])
 
+    def as_dict(self) -> dict[str, Any]:
+        """The context as a plain dict, for Celery's default JSON serializer.
+
+        ``AuditContext.from_dict(context.as_dict())`` rebuilds it (the user as
+        its id and username). ``extra_data`` must itself be JSON-serializable.
+        """
+        state = self.__getstate__()
+        return {**state, "extra_data": copy.deepcopy(state["extra_data"])}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditContext:
+        """Rebuild a context from ``as_dict()``'s output.
+
+        Raises:
+            KeyError: a key of ``as_dict()``'s output is missing.
+        """
+        context = object.__new__(cls)
+        context.__setstate__(dict(data))
+        return context
+
     def _clone(self, copier: Callable[[Any], Any]) -> AuditContext:
         clone = object.__new__(type(self))
         for name in self.__slots__:
@@ -290,6 +310,15 @@ class AuditContext:
     def __deepcopy__(self, memo: dict[int, Any]) -> AuditContext:
         """A copy with deep copies of ``extra_data`` and the request data."""
         return self._clone(lambda value: copy.deepcopy(value, memo))
+
+
+def _copy_content(data: dict[str, Any]) -> dict[str, Any]:
+    # A value that cannot be deep-copied (a lock, a connection) cannot be
+    # encoded either; keep it so that encoding names its key.
+    try:
+        return copy.deepcopy(data)
+    except Exception:
+        return dict(data)
 
 
 def _fit(model: type[models.Model], field_name: str, value: str) -> str:
