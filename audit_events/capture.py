@@ -148,7 +148,7 @@ def mask_query_string(query: str) -> str:
     mask = quote(settings.AUDIT_MASK_VALUE, safe="*")
     pieces = []
     for piece in query.split("&"):
-        name, sep, _value = piece.partition("=")
+        name, _sep, _value = piece.partition("=")
         if is_sensitive(unquote_plus(name), names):
             piece = f"{name}={mask}"
         pieces.append(piece)

@@ -25,6 +25,7 @@ from audit_events.utils import get_client_ip_resolver, normalize_ip
 __all__ = ["AuditContext"]
 
 _FIELDS = ("url", "remote_addr", "query_params", "post_data", "headers")
+_EMPTY: dict[str, Any] = {}
 
 
 class _RequestUser:
@@ -60,7 +61,17 @@ class AuditContext:
     Celery task.
     """
 
-    __slots__ = ("_extra_data", "_user", "_user_id", "_username", *(f"_{f}" for f in _FIELDS))
+    __slots__ = ("_extra_data", "_headers", "_post_data", "_query_params", "_remote_addr", "_url",
+                 "_user", "_user_id", "_username")
+    _extra_data: dict[str, Any]
+    _headers: dict[str, Any]
+    _post_data: dict[str, Any]
+    _query_params: dict[str, Any]
+    _remote_addr: str | None
+    _url: str
+    _user: Any
+    _user_id: Any
+    _username: str | None
 
     def __init__(
         self,
@@ -111,10 +122,11 @@ class AuditContext:
             url=capture.capture_safely("URL", lambda: capture.capture_url(request), ""),
             remote_addr=capture.capture_safely("client IP", lambda: resolver(request), None),
             query_params=capture.capture_safely(
-                "query parameters", lambda: capture.capture_query_params(request), {}),
+                "query parameters", lambda: capture.capture_query_params(request), _EMPTY),
             post_data=capture.capture_safely(
-                "POST data", lambda: capture.capture_post_data(request), {}),
-            headers=capture.capture_safely("headers", lambda: capture.capture_headers(request), {}),
+                "POST data", lambda: capture.capture_post_data(request), _EMPTY),
+            headers=capture.capture_safely(
+                "headers", lambda: capture.capture_headers(request), _EMPTY),
         )
         context._set("_user", _RequestUser(request))
         return context
@@ -124,32 +136,32 @@ class AuditContext:
     @property
     def url(self) -> str:
         """The recorded URL (``""`` outside a request)."""
-        return self._url  # type: ignore[no-any-return]
+        return self._url
 
     @property
     def remote_addr(self) -> str | None:
         """The client IP address, IPv4 or IPv6."""
-        return self._remote_addr  # type: ignore[no-any-return]
+        return self._remote_addr
 
     @property
     def query_params(self) -> dict[str, Any]:
         """The recorded query parameters (masked)."""
-        return self._query_params  # type: ignore[no-any-return]
+        return self._query_params
 
     @property
     def post_data(self) -> dict[str, Any]:
         """The recorded POST data (masked)."""
-        return self._post_data  # type: ignore[no-any-return]
+        return self._post_data
 
     @property
     def headers(self) -> dict[str, Any]:
         """The recorded headers (masked)."""
-        return self._headers  # type: ignore[no-any-return]
+        return self._headers
 
     @property
     def extra_data(self) -> dict[str, Any]:
         """Content merged into every event of this context; mutate it in place."""
-        return self._extra_data  # type: ignore[no-any-return]
+        return self._extra_data
 
     @property
     def user(self) -> Any:
@@ -252,13 +264,13 @@ class AuditContext:
 
     async def acreate_event(self, content_object: models.Model, **content: Any) -> models.Model:
         """``create_event`` for async code (runs it in a thread, as Django's ORM does)."""
-        return await sync_to_async(self.create_event)(content_object, **content)  # type: ignore[no-any-return]
+        return await sync_to_async(self.create_event)(content_object, **content)
 
     async def acreate_fields_event(
         self, content_object: models.Model, *fields: str, **content: Any
     ) -> models.Model:
         """``create_fields_event`` for async code."""
-        return await sync_to_async(self.create_fields_event)(  # type: ignore[no-any-return]
+        return await sync_to_async(self.create_fields_event)(
             content_object, *fields, **content)
 
     # --- Copying and pickling -------------------------------------------------------------
@@ -323,7 +335,7 @@ def _copy_content(data: dict[str, Any]) -> dict[str, Any]:
 
 def _fit(model: type[models.Model], field_name: str, value: str) -> str:
     """``value`` cut to the column's length, so a long username cannot fail the insert."""
-    max_length = model._meta.get_field(field_name).max_length
+    max_length = getattr(model._meta.get_field(field_name), "max_length", None)
     return value[:max_length] if max_length else value
 
 

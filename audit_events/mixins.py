@@ -34,7 +34,7 @@ class AuditContextMixin:
         if context is None:
             context = AuditContext()
             self.__dict__[_ATTRIBUTE] = context
-        return context  # type: ignore[no-any-return]
+        return context
 
     @audit_context.setter
     def audit_context(self, value: Any) -> None:

@@ -127,9 +127,9 @@ def test_resolver_may_be_a_dotted_path():
 @pytest.mark.parametrize("path", ["tests.nowhere.resolver", "tests.test_client_ip.missing",
                                   "tests.test_client_ip.DEFAULT_NOT_CALLABLE"])
 def test_bad_resolver_path_is_improperly_configured_naming_the_setting(path):
-    with override_settings(AUDIT_CLIENT_IP_RESOLVER_FUNCTION=path):
-        with pytest.raises(ImproperlyConfigured, match="AUDIT_CLIENT_IP_RESOLVER_FUNCTION"):
-            get_client_ip_resolver()
+    with (override_settings(AUDIT_CLIENT_IP_RESOLVER_FUNCTION=path),
+          pytest.raises(ImproperlyConfigured, match="AUDIT_CLIENT_IP_RESOLVER_FUNCTION")):
+        get_client_ip_resolver()
 
 
 DEFAULT_NOT_CALLABLE = "a string"
@@ -137,9 +137,9 @@ DEFAULT_NOT_CALLABLE = "a string"
 
 @pytest.mark.parametrize("value", [["10.0.0.0/33"], ["proxy.example.com"], "10.0.0.1"])
 def test_bad_trusted_proxies_are_improperly_configured_naming_the_setting(value):
-    with override_settings(AUDIT_TRUSTED_PROXIES=value):
-        with pytest.raises(ImproperlyConfigured, match="AUDIT_TRUSTED_PROXIES"):
-            get_client_ip(_request())
+    with (override_settings(AUDIT_TRUSTED_PROXIES=value),
+          pytest.raises(ImproperlyConfigured, match="AUDIT_TRUSTED_PROXIES")):
+        get_client_ip(_request())
 
 
 def _garbage_resolver(request):
