@@ -273,3 +273,10 @@ def test_long_username_is_cut_to_the_column_length(article):
 
 def test_invalid_remote_addr_is_recorded_as_none(article):
     assert AuditContext(remote_addr="not-an-ip").create_event(article).remote_addr is None
+
+
+def test_async_create_fields_event(article):
+    from asgiref.sync import async_to_sync
+
+    event = async_to_sync(AuditContext().acreate_fields_event)(article, "title", via="async")
+    assert AuditEvent.objects.get(pk=event.pk).content == {"title": "first", "via": "async"}

@@ -181,3 +181,9 @@ def test_very_long_request_url_is_stored_whole(client):
     query = "q=" + "x" * 60_000
     client.get(f"/record/?{query}")
     assert _event().url == f"http://testserver/record/?{query}"
+
+
+def test_disallowed_host_stores_url_from_the_path_on(caplog):
+    request = RequestFactory().get("/x/?token=abc&a=1", HTTP_HOST="evil.example")
+    assert capture_url(request) == f"/x/?token={MASK}&a=1"
+    assert "host not usable" in caplog.text

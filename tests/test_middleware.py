@@ -149,3 +149,14 @@ def test_body_consumed_as_stream_is_omitted_not_an_error(client):
     response = client.post("/record/stream/", {"a": 1}, content_type="application/json")
     assert response.status_code == 200
     assert _only_event().post_data == {"_omitted": {"reason": "stream already read"}}
+
+
+def test_request_context_pickles_as_a_plain_audit_context(alice):
+    import pickle
+
+    request = RequestFactory().get("/orders/")
+    request.user = alice
+    AuditEventsMiddleware(lambda r: HttpResponse())(request)
+    restored = pickle.loads(pickle.dumps(request.audit_context))
+    assert type(restored) is AuditContext
+    assert (restored.url, restored.username) == ("http://testserver/orders/", "alice")
