@@ -7,6 +7,7 @@ in tests; a wrong type raises ``ImproperlyConfigured`` naming the setting.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,8 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_CLIENT_IP_RESOLVER_FUNCTION": "audit_events.utils.get_client_ip",
     # Request capture and secrets (new in audit_events).
     "AUDIT_TRUSTED_PROXIES": (),
-    "AUDIT_MASK_QUERY_PARAMS": ("password", "token", "secret", "api_key", "apikey",
-                                "access_token", "refresh_token", "auth", "signature"),
+    # Matched case-insensitively as substrings of names: "token" masks "access_token".
+    "AUDIT_MASK_QUERY_PARAMS": ("password", "passwd", "secret", "token", "api_key", "apikey",
+                                "signature", "credential", "authorization", "sessionid"),
     "AUDIT_SENSITIVE_HEADERS": SENSITIVE_HEADERS,
     "AUDIT_ALLOW_SENSITIVE_HEADERS": (),
     "AUDIT_MASK_VALUE": "********",
@@ -73,6 +75,17 @@ def _is_headers(value: Any) -> bool:
     return value is False or value is None or _is_str_sequence(value)
 
 
+def _is_networks(value: Any) -> bool:
+    if not _is_str_sequence(value):
+        return False
+    try:
+        for item in value:
+            ipaddress.ip_network(item.strip(), strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_resolver(value: Any) -> bool:
     return callable(value) or _is_str(value)
 
@@ -97,7 +110,7 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "AUDIT_MASK_POST_FIELDS": (_is_str_sequence, 'a list of field names, e.g. ("password",)'),
     "AUDIT_INCLUDE_HEADERS": (_is_headers, 'False or a list of META names, e.g. ["HTTP_X_FOO"]'),
     "AUDIT_CLIENT_IP_RESOLVER_FUNCTION": (_is_resolver, "a dotted path or a callable"),
-    "AUDIT_TRUSTED_PROXIES": (_is_str_sequence, 'a list of IPs or networks, e.g. ["10.0.0.0/8"]'),
+    "AUDIT_TRUSTED_PROXIES": (_is_networks, 'a list of IPs or networks, e.g. ["10.0.0.0/8"]'),
     "AUDIT_MASK_QUERY_PARAMS": (_is_str_sequence, "a list of parameter names"),
     "AUDIT_SENSITIVE_HEADERS": (_is_str_sequence, "a list of META names"),
     "AUDIT_ALLOW_SENSITIVE_HEADERS": (_is_str_sequence, "a list of META names"),

@@ -1,9 +1,70 @@
-"""Placeholder, replaced by the request-capture work."""
+"""``AuditEventsMiddleware``: puts ``request.audit_context`` on every request.
+
+Works for sync (WSGI) and async (ASGI) stacks alike (Django's
+sync-and-async middleware pattern), without a thread switch on ASGI.
+
+The context is built on first access, not when the request comes in:
+
+* the request body is read only if a view actually records an event with
+  ``AUDIT_INCLUDE_POST_DATA`` on, and after the view had its chance to set
+  upload handlers;
+* the user is read when each event is created, so a user authenticated
+  inside the view (DRF token or JWT authentication sets ``request.user``
+  there) is the one recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.functional import SimpleLazyObject
+
+from audit_events.context import AuditContext
+
+__all__ = ["AuditEventsMiddleware"]
+
+_MISSING_AUTH = (
+    "AuditEventsMiddleware needs request.user: add "
+    "'django.contrib.auth.middleware.AuthenticationMiddleware' to MIDDLEWARE before "
+    "'audit_events.middleware.AuditEventsMiddleware'."
+)
 
 
 class AuditEventsMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
+    """Sets ``request.audit_context``, an ``AuditContext`` built lazily from the request.
 
-    def __call__(self, request):
+    Raises:
+        ImproperlyConfigured: on a request without ``request.user`` (Django's
+            ``AuthenticationMiddleware`` is missing or comes later).
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        self.process_request(request)
         return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        self.process_request(request)
+        response: Awaitable[HttpResponseBase] = self.get_response(request)
+        return await response
+
+    def process_request(self, request: HttpRequest) -> None:
+        """Attach the lazy ``audit_context`` to ``request``."""
+        if not hasattr(request, "user"):
+            raise ImproperlyConfigured(_MISSING_AUTH)
+        request.audit_context = SimpleLazyObject(  # type: ignore[attr-defined]
+            lambda: AuditContext.from_request(request))

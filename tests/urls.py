@@ -1,4 +1,16 @@
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from tests import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("record/", views.record),
+    path("record/body/", views.record_then_read_body),
+    path("record/files/", views.record_then_read_files),
+    path("record/stream/", views.stream_then_record),
+    path("record/login/", views.login_in_view),
+    path("record/async/", views.async_record),
+    path("record/drf/", views.DrfRecordView.as_view()),
+    path("no-event/", views.no_event),
+]

@@ -1,0 +1,289 @@
+"""What an audit context takes from a request, with secrets masked.
+
+Masking rules (docs/configuration.md, "Secrets"):
+
+* A *sensitive name* is any name in ``AUDIT_MASK_POST_FIELDS`` or
+  ``AUDIT_MASK_QUERY_PARAMS``. A field, parameter, JSON key or header is
+  masked when its name, compared case-insensitively and ignoring everything
+  but letters and digits, *contains* a sensitive name: ``"password"`` masks
+  ``Password``, ``new_password1`` and ``user[password]``.
+* Both lists apply everywhere: form fields, query parameters (in
+  ``query_params`` and inside the stored ``url``), JSON bodies and headers.
+* Headers in ``AUDIT_SENSITIVE_HEADERS`` (``Authorization``, ``Cookie``, ...)
+  are masked even when listed in ``AUDIT_INCLUDE_HEADERS``, unless also listed
+  in ``AUDIT_ALLOW_SENSITIVE_HEADERS``.
+
+Capturing never fails a request: a part that cannot be read is logged and
+left out (see ``capture_safely``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote_plus
+
+from django.http import HttpRequest, QueryDict
+from django.utils.encoding import escape_uri_path, iri_to_uri
+
+from audit_events.conf import settings
+
+__all__ = [
+    "OMITTED_KEY",
+    "capture_headers",
+    "capture_post_data",
+    "capture_query_params",
+    "capture_safely",
+    "capture_url",
+    "is_sensitive",
+    "mask_json",
+]
+
+logger = logging.getLogger("audit_events")
+
+#: Key of the marker stored in ``post_data`` instead of a body that was not captured.
+OMITTED_KEY = "_omitted"
+
+_NOT_ALNUM = re.compile(r"[\W_]+")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+T = TypeVar("T")
+
+
+def capture_safely(what: str, capture: Callable[[], T], default: T) -> T:
+    """Run ``capture``; on any error log it and return ``default``.
+
+    Recording the request is secondary to serving it: a malformed header, a
+    disallowed host or an unreadable body must never turn a good request into
+    an error.
+    """
+    try:
+        return capture()
+    except Exception:
+        logger.warning("audit_events: could not capture the request's %s", what, exc_info=True)
+        return default
+
+
+# --- Names -------------------------------------------------------------------
+
+
+def _normalize(name: str) -> str:
+    return _NOT_ALNUM.sub("", name.casefold())
+
+
+def sensitive_names() -> frozenset[str]:
+    """The normalized names of ``AUDIT_MASK_POST_FIELDS`` and ``AUDIT_MASK_QUERY_PARAMS``."""
+    names = (*settings.AUDIT_MASK_POST_FIELDS, *settings.AUDIT_MASK_QUERY_PARAMS)
+    return frozenset(n for n in map(_normalize, names) if n)
+
+
+def is_sensitive(name: str, names: Iterable[str] | None = None) -> bool:
+    """Whether a field, parameter, key or header called ``name`` must be masked.
+
+    Args:
+        name: The name as it appears in the request.
+        names: Normalized sensitive names (default: ``sensitive_names()``).
+    """
+    key = _normalize(str(name))
+    return any(n in key for n in (sensitive_names() if names is None else names))
+
+
+def _mask_values(values: list[str], masked: bool) -> str | list[str]:
+    if masked:
+        values = [settings.AUDIT_MASK_VALUE] * len(values)
+    return values[0] if len(values) == 1 else list(values)
+
+
+def mask_querydict(data: QueryDict) -> dict[str, str | list[str]]:
+    """A JSON-ready copy of ``data`` with sensitive values masked.
+
+    A parameter given once is stored as a string, one given several times as
+    the list of all its values.
+    """
+    names = sensitive_names()
+    return {key: _mask_values(data.getlist(key), is_sensitive(key, names)) for key in data}
+
+
+def mask_json(value: Any, names: frozenset[str] | None = None) -> Any:
+    """A copy of a decoded JSON ``value`` with the values of sensitive keys masked, at any depth."""
+    names = sensitive_names() if names is None else names
+    if isinstance(value, dict):
+        return {
+            key: settings.AUDIT_MASK_VALUE if is_sensitive(key, names) else mask_json(item, names)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_json(item, names) for item in value]
+    return value
+
+
+# --- URL and query string ------------------------------------------------------
+
+
+def capture_url(request: HttpRequest) -> str:
+    """The absolute URL of ``request`` with sensitive query values masked.
+
+    Unmasked parameters keep their original encoding. When the host is not
+    allowed (``DisallowedHost``) the URL is stored from the path on.
+    """
+    query = iri_to_uri(mask_query_string(request.META.get("QUERY_STRING", "")))
+    try:
+        # The path part is percent-encoded, so the first "?" starts the query.
+        base = request.build_absolute_uri().partition("?")[0]
+    except Exception:
+        logger.warning("audit_events: host not usable; storing the URL from its path on",
+                       exc_info=True)
+        base = escape_uri_path(request.path)
+    return f"{base}?{query}" if query else base
+
+
+def mask_query_string(query: str) -> str:
+    """``query`` with the value of every sensitive parameter replaced by the mask."""
+    if not query:
+        return query
+    names = sensitive_names()
+    mask = quote(settings.AUDIT_MASK_VALUE, safe="*")
+    pieces = []
+    for piece in query.split("&"):
+        name, _sep, _value = piece.partition("=")
+        if is_sensitive(unquote_plus(name), names):
+            piece = f"{name}={mask}"
+        pieces.append(piece)
+    return "&".join(pieces)
+
+
+def capture_query_params(request: HttpRequest) -> dict[str, Any]:
+    """The request's query parameters, masked (``{}`` unless ``AUDIT_INCLUDE_QUERY_PARAMS``)."""
+    if not settings.AUDIT_INCLUDE_QUERY_PARAMS:
+        return {}
+    return mask_querydict(request.GET)
+
+
+# --- Body --------------------------------------------------------------------------
+
+
+def _omitted(reason: str, **details: Any) -> dict[str, Any]:
+    return {OMITTED_KEY: {"reason": reason, **details}}
+
+
+def _body_size(request: HttpRequest) -> int | None:
+    if hasattr(request, "_body"):
+        return len(request._body)
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _body_unreadable(request: HttpRequest) -> bool:
+    # Once a view has consumed the stream (request.read(), streaming upload
+    # handlers) without caching it, the body is gone; touching request.body
+    # would raise RawPostDataException.
+    return not hasattr(request, "_body") and getattr(request, "_read_started", False)
+
+
+def capture_post_data(request: HttpRequest) -> dict[str, Any]:
+    """The request's form fields or JSON body, masked and bounded.
+
+    Empty unless ``AUDIT_INCLUDE_POST_DATA``. Form bodies
+    (``application/x-www-form-urlencoded``, ``multipart/form-data``; uploaded
+    files are not stored) and JSON bodies (``application/json``, ``*+json``)
+    are captured; other bodies are not, because they cannot be masked. A body
+    larger than ``AUDIT_MAX_BODY_SIZE``, of unknown size (chunked), already
+    consumed as a stream or not parseable is replaced by
+    ``{"_omitted": {"reason": ...}}``. The body is read through
+    ``request.body``, which Django caches, so the view can still read it.
+    """
+    if not settings.AUDIT_INCLUDE_POST_DATA or request.method in ("GET", "HEAD", "OPTIONS"):
+        return {}
+    content_type = request.content_type or ""
+    if content_type not in _FORM_TYPES and not _is_json(content_type):
+        return {}
+    size = _body_size(request)
+    if size is None and not hasattr(request, "_post"):
+        return _omitted("unknown size")
+    limit = settings.AUDIT_MAX_BODY_SIZE
+    if size is not None and size > limit:
+        return _omitted("too large", size=size, limit=limit)
+    if _is_json(content_type):
+        return _capture_json(request)
+    return _capture_form(request)
+
+
+def _capture_form(request: HttpRequest) -> dict[str, Any]:
+    if not hasattr(request, "_post"):
+        if _body_unreadable(request):
+            return _omitted("stream already read")
+        # Read (and cache) the body first: parsing a multipart body from the
+        # stream would make request.body unavailable to the view afterwards.
+        request.body  # noqa: B018
+    return mask_querydict(request.POST)
+
+
+def _capture_json(request: HttpRequest) -> dict[str, Any]:
+    if _body_unreadable(request):
+        return _omitted("stream already read")
+    try:
+        data = json.loads(request.body.decode(request.encoding or "utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return _omitted("invalid JSON")
+    masked = mask_json(data)
+    return masked if isinstance(masked, dict) else {"_json": masked}
+
+
+# --- Headers -------------------------------------------------------------------------
+
+
+def _meta_name(name: str, meta: dict[str, Any]) -> str:
+    key = name.strip().upper().replace("-", "_")
+    if key not in meta and f"HTTP_{key}" in meta:
+        return f"HTTP_{key}"
+    return key
+
+
+def _header_label(meta_name: str) -> str:
+    # The original package stored "My-Custom-Header" for HTTP_MY_CUSTOM_HEADER.
+    name = meta_name[5:] if meta_name.startswith("HTTP_") else meta_name
+    return name.replace("_", "-").title()
+
+
+def _upper_names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(n.strip().upper().replace("-", "_") for n in names)
+
+
+def header_is_masked(meta_name: str) -> bool:
+    """Whether the header ``meta_name`` (a ``request.META`` key) is stored masked."""
+    allowed = _upper_names(settings.AUDIT_ALLOW_SENSITIVE_HEADERS)
+    if meta_name in allowed or f"HTTP_{meta_name}" in allowed:
+        return False
+    sensitive = _upper_names(settings.AUDIT_SENSITIVE_HEADERS)
+    return meta_name in sensitive or is_sensitive(meta_name.removeprefix("HTTP_"))
+
+
+def capture_headers(request: HttpRequest) -> dict[str, str]:
+    """The headers listed in ``AUDIT_INCLUDE_HEADERS`` that the request has, masked.
+
+    Keys are header names as the original package stored them
+    (``HTTP_X_REQUEST_ID`` -> ``"X-Request-Id"``). Names may be given as META
+    keys (``HTTP_X_REQUEST_ID``) or header names (``X-Request-ID``), in any case.
+    """
+    names = settings.AUDIT_INCLUDE_HEADERS
+    if not names:
+        return {}
+    meta = request.META
+    headers = {}
+    for name in names:
+        key = _meta_name(name, meta)
+        value = meta.get(key)
+        if value in (None, ""):
+            continue
+        masked = header_is_masked(key)
+        headers[_header_label(key)] = settings.AUDIT_MASK_VALUE if masked else str(value)
+    return headers
