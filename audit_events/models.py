@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit_events.conf import settings
-from audit_events.encoding import AuditJSONEncoder
+from audit_events.encoding import AuditJSONEncoder, clean_text
 from audit_events.ids import uuid7
 
 __all__ = [
@@ -97,6 +97,10 @@ class AbstractAuditEvent(models.Model):
         """
         from audit_events.spool import save_event
 
+        # PostgreSQL text cannot hold NUL: clean the free-text columns here too, for
+        # events whose fields were set by hand rather than by an AuditContext.
+        self.url = clean_text(self.url)
+        self.username = clean_text(self.username)
         save_event(self, super().save, *args, **kwargs)
 
 

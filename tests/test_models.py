@@ -110,3 +110,11 @@ def test_uuid7_is_strictly_increasing_within_one_millisecond():
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert {i.version for i in ids} == {7}
+
+
+def test_nul_in_hand_set_text_fields_is_replaced_not_refused():
+    article = Article.objects.create(title="nul")
+    event = AuditEvent(content_object=article, url="/a\x00b", username="x\x00y")
+    event.save()
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.url, stored.username) == ("/a\ufffdb", "x\ufffdy")
