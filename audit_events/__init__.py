@@ -14,6 +14,8 @@ __version__ = "0.1.0.dev0"
 _LAZY = {
     "AbstractArchivedAuditEvent": "audit_events.models",
     "AbstractAuditEvent": "audit_events.models",
+    "AppendOnly": "audit_events.guard",
+    "AppendOnlyError": "audit_events.exceptions",
     "ArchivedAuditEvent": "audit_events.models",
     "AuditContext": "audit_events.context",
     "AuditContextMixin": "audit_events.mixins",

@@ -6,9 +6,17 @@ catch it.
 
 from __future__ import annotations
 
-from django.db import DatabaseError
+from django.db import DatabaseError, ProgrammingError
 
-__all__ = ["PartitioningError"]
+__all__ = ["AppendOnlyError", "PartitioningError"]
+
+
+class AppendOnlyError(ProgrammingError):
+    """A stored audit event was about to be changed or deleted; events are append-only.
+
+    The database refuses the same with SQLSTATE 42501 (insufficient_privilege),
+    which Django raises as ``ProgrammingError`` too (see audit_events.guard).
+    """
 
 
 class PartitioningError(DatabaseError):

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit_events.conf import settings
 from audit_events.encoding import AuditJSONEncoder, clean_text
+from audit_events.exceptions import AppendOnlyError
 from audit_events.ids import uuid7
 
 __all__ = [
@@ -90,18 +91,38 @@ class AbstractAuditEvent(models.Model):
         return f"{self.content_type_id}:{self.object_id} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save the event; an event whose day has no partition goes to the spool.
+        """Save a new event; an event whose day has no partition goes to the spool.
 
         See ``audit_events.spool``: an event is never refused because rotation
         did not create its day's partition.
+
+        Raises:
+            AppendOnlyError: the event is already stored (audit events are
+                append-only: see ``audit_events.guard``).
         """
         from audit_events.spool import save_event
 
+        if not self._state.adding:
+            raise AppendOnlyError(
+                f"Audit event {self.pk} is already stored and cannot be changed: audit events "
+                "are append-only. Record a new event instead."
+            )
         # PostgreSQL text cannot hold NUL: clean the free-text columns here too, for
         # events whose fields were set by hand rather than by an AuditContext.
         self.url = clean_text(self.url)
         self.username = clean_text(self.username)
         save_event(self, super().save, *args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Refuse: audit events are append-only (the database refuses it too).
+
+        Raises:
+            AppendOnlyError: always.
+        """
+        raise AppendOnlyError(
+            f"Audit event {self.pk} cannot be deleted: audit events are append-only. "
+            "Old days are archived and expired by rotation (docs/operations.md)."
+        )
 
 
 class AuditEvent(AbstractAuditEvent):
