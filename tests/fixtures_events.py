@@ -13,8 +13,15 @@ from audit_events.models import ArchivedDay, get_audit_event_archive_model, get_
 from audit_events.partitions import create_day_partitions, day_bounds
 
 
-def make_events(days: Sequence[datetime.date], per_day: int, obj: Model, *,
-                user: Any = None, archived: bool = False, **fields: Any) -> list[Any]:
+def make_events(
+    days: Sequence[datetime.date],
+    per_day: int,
+    obj: Model,
+    *,
+    user: Any = None,
+    archived: bool = False,
+    **fields: Any,
+) -> list[Any]:
     """Insert ``per_day`` events about ``obj`` on each day (partitions created as needed)."""
     model = get_audit_event_archive_model() if archived else get_audit_event_model()
     create_day_partitions(model, min(days), max(days))
@@ -24,9 +31,15 @@ def make_events(days: Sequence[datetime.date], per_day: int, obj: Model, *,
         start, _ = day_bounds(day)
         step = datetime.timedelta(seconds=86_000 / max(per_day, 1))
         events += [
-            model(timestamp=start + i * step, content_type=content_type, object_id=str(obj.pk),
-                  user=user, username=getattr(user, "username", ""), url=f"/things/{i}",
-                  **fields)
+            model(
+                timestamp=start + i * step,
+                content_type=content_type,
+                object_id=str(obj.pk),
+                user=user,
+                username=getattr(user, "username", ""),
+                url=f"/things/{i}",
+                **fields,
+            )
             for i in range(per_day)
         ]
         if archived:

@@ -27,8 +27,12 @@ ARCHIVE_CHANGELIST = "/admin/audit_events/archivedauditevent/"
 
 
 def day_query(day: datetime.date, **extra: Any) -> dict[str, Any]:
-    return {"timestamp__year": day.year, "timestamp__month": day.month,
-            "timestamp__day": day.day, **extra}
+    return {
+        "timestamp__year": day.year,
+        "timestamp__month": day.month,
+        "timestamp__day": day.day,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -90,7 +94,8 @@ def test_changelist_without_filters_opens_on_newest_day(admin_client, week):
     assert response.status_code == 302
     assert response["Location"].endswith(
         f"?timestamp__year={newest.year}&timestamp__month={newest.month}"
-        f"&timestamp__day={newest.day}")
+        f"&timestamp__day={newest.day}"
+    )
 
 
 def test_changelist_with_object_filter_spans_all_days(admin_client, article, week):
@@ -117,8 +122,11 @@ def _plan_relations(sql: str) -> set[str]:
 
 
 def _event_queries(captured: list[dict[str, str]]) -> list[str]:
-    return [q["sql"] for q in captured
-            if 'FROM "audit_events_auditevent"' in q["sql"] and "EXPLAIN" not in q["sql"]]
+    return [
+        q["sql"]
+        for q in captured
+        if 'FROM "audit_events_auditevent"' in q["sql"] and "EXPLAIN" not in q["sql"]
+    ]
 
 
 def test_day_changelist_reads_only_that_days_partition(admin_client, week):
@@ -179,8 +187,9 @@ def test_paginator_uses_the_planners_estimate_above_its_limit(week):
 
 def test_drilldown_lists_days_from_the_partition_catalog(admin_client, week):
     month = week[-1]
-    response = admin_client.get(CHANGELIST, {"timestamp__year": month.year,
-                                             "timestamp__month": month.month})
+    response = admin_client.get(
+        CHANGELIST, {"timestamp__year": month.year, "timestamp__month": month.month}
+    )
     drilldown = response.context["cl"].day_drilldown
     linked = [choice["link"] for choice in drilldown.choices]
     expected_days = [d for d in week if (d.year, d.month) == (month.year, month.month)]
@@ -215,7 +224,9 @@ def test_content_type_filter(admin_client, article, week):
     other = User.objects.create_user("target")
     make_events([week[-1]], 2, other)
     user_type = ContentType.objects.get_for_model(User)
-    response = admin_client.get(CHANGELIST, day_query(week[-1], content_type__id__exact=user_type.pk))
+    response = admin_client.get(
+        CHANGELIST, day_query(week[-1], content_type__id__exact=user_type.pk)
+    )
     assert response.context["cl"].result_count == 2
 
 
@@ -242,8 +253,9 @@ def test_rows_show_user_and_object_without_loading_them(admin_client, article, w
 
 
 def test_detail_shows_stored_values_escaped_and_masked(admin_client, article):
-    [event] = make_events([utc_today()], 1, article,
-                          post_data={"password": "********", "note": "<script>x</script>"})
+    [event] = make_events(
+        [utc_today()], 1, article, post_data={"password": "********", "note": "<script>x</script>"}
+    )
     response = admin_client.get(reverse("admin:audit_events_auditevent_change", args=[event.pk]))
     html = response.content.decode()
     assert "********" in html
@@ -260,8 +272,7 @@ def test_archive_admin_lists_archived_events_read_only(admin_client, article):
     response = admin_client.get(response["Location"])
     assert response.context["cl"].result_count == 5
     assert all(e.archive_timestamp is not None for e in response.context["cl"].result_list)
-    assert admin_client.get(
-        reverse("admin:audit_events_archivedauditevent_add")).status_code == 403
+    assert admin_client.get(reverse("admin:audit_events_archivedauditevent_add")).status_code == 403
 
 
 def test_archived_day_admin_is_read_only(admin_client, article):

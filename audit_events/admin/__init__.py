@@ -42,9 +42,11 @@ def _register() -> None:
     )
 
     try:
-        registrations = [(get_audit_event_model(), AuditEventAdmin),
-                         (get_audit_event_archive_model(), ArchivedAuditEventAdmin),
-                         (ArchivedDay, ArchivedDayAdmin)]
+        registrations = [
+            (get_audit_event_model(), AuditEventAdmin),
+            (get_audit_event_archive_model(), ArchivedAuditEventAdmin),
+            (ArchivedDay, ArchivedDayAdmin),
+        ]
     except ImproperlyConfigured as exc:
         # Reported by the system checks (audit_events.E005/E006); crashing here,
         # during admin autodiscovery, would hide that report.

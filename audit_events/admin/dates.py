@@ -35,8 +35,7 @@ def partition_days(model: type[Model], using: str) -> list[datetime.date]:
     Partitions made ahead for future days hold no events yet and are left out.
     """
     today = utc_today()
-    return [p.day for p in list_partitions(model, using)
-            if not p.detach_pending and p.day <= today]
+    return [p.day for p in list_partitions(model, using) if not p.detach_pending and p.day <= today]
 
 
 class DayDrilldown:
@@ -49,8 +48,12 @@ class DayDrilldown:
             filters are kept, the old date parameters dropped).
     """
 
-    def __init__(self, days: Sequence[datetime.date], params: dict[str, Any],
-                 link: Callable[[dict[str, Any]], str]) -> None:
+    def __init__(
+        self,
+        days: Sequence[datetime.date],
+        params: dict[str, Any],
+        link: Callable[[dict[str, Any]], str],
+    ) -> None:
         self.days = list(days)
         self.year, self.month, self.day = (_int_param(params, key) for key in (YEAR, MONTH, DAY))
         self.link = link
@@ -60,8 +63,10 @@ class DayDrilldown:
     def back(self) -> dict[str, str] | None:
         if self.day is not None and self.month is not None and self.year is not None:
             month = datetime.date(self.year, self.month, 1)
-            return {"link": self.link({YEAR: self.year, MONTH: self.month}),
-                    "title": capfirst(formats.date_format(month, "YEAR_MONTH_FORMAT"))}
+            return {
+                "link": self.link({YEAR: self.year, MONTH: self.month}),
+                "title": capfirst(formats.date_format(month, "YEAR_MONTH_FORMAT")),
+            }
         if self.month is not None and self.year is not None:
             return {"link": self.link({YEAR: self.year}), "title": str(self.year)}
         if self.year is not None:
@@ -71,21 +76,32 @@ class DayDrilldown:
     @property
     def choices(self) -> list[dict[str, str]]:
         if self.year is None:
-            return self._choices(sorted({d.year for d in self.days}),
-                                 lambda y: {YEAR: y}, lambda y: str(y))
+            return self._choices(
+                sorted({d.year for d in self.days}), lambda y: {YEAR: y}, lambda y: str(y)
+            )
         if self.month is None:
             months = sorted({d.replace(day=1) for d in self.days if d.year == self.year})
-            return self._choices(months, lambda m: {YEAR: m.year, MONTH: m.month},
-                                 lambda m: formats.date_format(m, "YEAR_MONTH_FORMAT"))
+            return self._choices(
+                months,
+                lambda m: {YEAR: m.year, MONTH: m.month},
+                lambda m: formats.date_format(m, "YEAR_MONTH_FORMAT"),
+            )
         if self.day is None:
             days = [d for d in self.days if (d.year, d.month) == (self.year, self.month)]
-            return self._choices(days, lambda d: {YEAR: d.year, MONTH: d.month, DAY: d.day},
-                                 lambda d: formats.date_format(d, "MONTH_DAY_FORMAT"))
+            return self._choices(
+                days,
+                lambda d: {YEAR: d.year, MONTH: d.month, DAY: d.day},
+                lambda d: formats.date_format(d, "MONTH_DAY_FORMAT"),
+            )
         chosen = datetime.date(self.year, self.month, self.day)
         return [{"title": capfirst(formats.date_format(chosen, "MONTH_DAY_FORMAT"))}]
 
-    def _choices(self, values: Sequence[Any], params: Callable[[Any], dict[str, Any]],
-                 title: Callable[[Any], str]) -> list[dict[str, str]]:
+    def _choices(
+        self,
+        values: Sequence[Any],
+        params: Callable[[Any], dict[str, Any]],
+        title: Callable[[Any], str],
+    ) -> list[dict[str, str]]:
         return [{"link": self.link(params(v)), "title": capfirst(title(v))} for v in values]
 
 

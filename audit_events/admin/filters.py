@@ -27,8 +27,13 @@ class _InputFilter(admin.ListFilter):
     template = "admin/audit_events/input_filter.html"
     parameter_name = ""
 
-    def __init__(self, request: HttpRequest, params: dict[str, Any],
-                 model: type[Model], model_admin: admin.ModelAdmin[Any]) -> None:
+    def __init__(
+        self,
+        request: HttpRequest,
+        params: dict[str, Any],
+        model: type[Model],
+        model_admin: admin.ModelAdmin[Any],
+    ) -> None:
         super().__init__(request, params, model, model_admin)
         value = params.pop(self.parameter_name, None)
         # Django 5 passes lists of values; the last one wins like in its own filters.
@@ -44,14 +49,17 @@ class _InputFilter(admin.ListFilter):
     def choices(self, changelist: Any) -> list[dict[str, Any]]:
         # Read by the template: the current value, and the other parameters
         # (filters, ordering) so that submitting the box keeps them.
-        keep = [(key, value) for key, value in changelist.params.items()
-                if key != self.parameter_name]
-        return [{
-            "parameter_name": self.parameter_name,
-            "value": self.value or "",
-            "keep": keep,
-            "clear_link": changelist.get_query_string(remove=[self.parameter_name]),
-        }]
+        keep = [
+            (key, value) for key, value in changelist.params.items() if key != self.parameter_name
+        ]
+        return [
+            {
+                "parameter_name": self.parameter_name,
+                "value": self.value or "",
+                "keep": keep,
+                "clear_link": changelist.get_query_string(remove=[self.parameter_name]),
+            }
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value is None:

@@ -74,8 +74,10 @@ class PartitionedChangeList(ChangeList):
     def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         self.day_drilldown = DayDrilldown(
-            partition_days(self.model, self.queryset.db), self.params,
-            lambda params: self.get_query_string(params, ["timestamp__"]))
+            partition_days(self.model, self.queryset.db),
+            self.params,
+            lambda params: self.get_query_string(params, ["timestamp__"]),
+        )
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
         # The list shows no JSON column: not reading them spares the TOAST lookups
@@ -89,8 +91,14 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
 
     change_list_template = "admin/audit_events/change_list.html"
     date_hierarchy = "timestamp"
-    list_display = ("timestamp", "user_display", "content_type", "object_display", "url",
-                    "remote_addr")
+    list_display = (
+        "timestamp",
+        "user_display",
+        "content_type",
+        "object_display",
+        "url",
+        "remote_addr",
+    )
     list_filter = ("content_type", UserIdFilter, ObjectIdFilter)
     list_select_related = ("content_type",)
     ordering = ("-timestamp",)
@@ -99,9 +107,19 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    fields = ("timestamp", "user_id_display", "username", "remote_addr", "url", "content_type",
-              "content_object_display", "query_params_display", "post_data_display",
-              "headers_display", "content_display")
+    fields = (
+        "timestamp",
+        "user_id_display",
+        "username",
+        "remote_addr",
+        "url",
+        "content_type",
+        "content_object_display",
+        "query_params_display",
+        "post_data_display",
+        "headers_display",
+        "content_display",
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # Not the default manager: see audit_events.readers (archive_timestamp).
@@ -112,8 +130,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return PartitionedChangeList
 
-    def changelist_view(self, request: HttpRequest,
-                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """Open on the newest day when nothing narrows the list.
 
         Without a date, user or object filter the list would be every row of
@@ -161,8 +180,11 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         content_type = obj.content_type
         label = f"{content_type.app_label}.{content_type.model} #{obj.object_id}"
         try:
-            url = reverse(f"admin:{content_type.app_label}_{content_type.model}_change",
-                          args=[quote(obj.object_id)], current_app=self.admin_site.name)
+            url = reverse(
+                f"admin:{content_type.app_label}_{content_type.model}_change",
+                args=[quote(obj.object_id)],
+                current_app=self.admin_site.name,
+            )
         except NoReverseMatch:
             return label
         return format_html('<a href="{}">{}</a>', url, label)
@@ -206,8 +228,9 @@ class ArchivedDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
 
 def _json_block(value: Any) -> SafeString:
     """A JSON value as indented, escaped text (shown exactly as stored, masks included)."""
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True,
-                                                   cls=AuditJSONEncoder))
+    return format_html(
+        "<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, cls=AuditJSONEncoder)
+    )
 
 
 def audit_events_url(obj: Model, *, archived: bool = False, site: str = "admin") -> str:
@@ -248,6 +271,10 @@ class AuditEventsLinkMixin:
         """Links to the changelists of the object's events (no query on the event tables)."""
         if obj is None or obj.pk is None:
             return "-"
-        return format_html('<a href="{}">{}</a> · <a href="{}">{}</a>',
-                           audit_events_url(obj), _("Events"),
-                           audit_events_url(obj, archived=True), _("Archived events"))
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            audit_events_url(obj),
+            _("Events"),
+            audit_events_url(obj, archived=True),
+            _("Archived events"),
+        )
