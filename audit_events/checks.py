@@ -181,7 +181,7 @@ def _columns(model: type[models.Model]) -> dict[str, tuple[str | None, bool]]:
     # db_type() needs a connection object but sends no query.
     connection = connections[DEFAULT_DB_ALIAS]
     return {
-        field.column: (field.db_type(connection), field.null)
+        str(field.column): (field.db_type(connection), field.null)
         for field in model._meta.concrete_fields
     }
 
@@ -206,7 +206,7 @@ def check_database(
         if not router.allow_migrate_model(alias, resolved[0]):
             continue
         connection = connections[alias]
-        version = connection.pg_version if connection.vendor == "postgresql" else None
+        version = getattr(connection, "pg_version", None)
         engine = engine_errors(alias, connection.vendor, version)
         messages += engine or partitions_ahead_warnings(alias, resolved[0])
     return messages

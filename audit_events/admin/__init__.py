@@ -9,9 +9,11 @@ See docs/admin.md.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model
 
 from audit_events.admin.options import (
     ArchivedAuditEventAdmin,
@@ -41,6 +43,7 @@ def _register() -> None:
         get_audit_event_model,
     )
 
+    registrations: list[tuple[type[Model], type[admin.ModelAdmin[Any]]]]
     try:
         registrations = [
             (get_audit_event_model(), AuditEventAdmin),

@@ -9,6 +9,7 @@ user id and object id (typed in, never a list of every user or object).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.contrib import admin
@@ -43,23 +44,21 @@ class _InputFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.parameter_name]
 
-    def choices(self, changelist: Any) -> list[dict[str, Any]]:
+    def choices(self, changelist: Any) -> Iterator[Mapping[str, object]]:
         # Read by the template: the current value, and the other parameters
         # (filters, ordering) so that submitting the box keeps them.
         keep = [
             (key, value) for key, value in changelist.params.items() if key != self.parameter_name
         ]
-        return [
-            {
-                "parameter_name": self.parameter_name,
-                "value": self.value or "",
-                "keep": keep,
-                "clear_link": changelist.get_query_string(remove=[self.parameter_name]),
-            }
-        ]
+        yield {
+            "parameter_name": self.parameter_name,
+            "value": self.value or "",
+            "keep": keep,
+            "clear_link": changelist.get_query_string(remove=[self.parameter_name]),
+        }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value is None:

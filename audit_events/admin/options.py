@@ -18,7 +18,7 @@ Nobody, superusers included, can add, change or delete events here.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -56,7 +56,7 @@ _NARROWING_PARAMS = ("timestamp__", UserIdFilter.parameter_name, ObjectIdFilter.
 class ReadOnlyAdminMixin:
     """No add, change or delete permission for anyone, and no bulk actions."""
 
-    actions = None
+    actions: Any = None
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -107,7 +107,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    fields = (
+    fields: ClassVar[Any] = (
         "timestamp",
         "user_id_display",
         "username",
@@ -209,7 +209,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
 class ArchivedAuditEventAdmin(AuditEventAdmin):
     """Read-only admin of the archived events (``AUDIT_EVENT_ARCHIVE_MODEL``)."""
 
-    list_display = (*AuditEventAdmin.list_display, "archive_timestamp_display")
+    list_display: Any = (*AuditEventAdmin.list_display, "archive_timestamp_display")
     fields = (*AuditEventAdmin.fields, "archive_timestamp_display")
 
     @admin.display(description=_("archived at"))

@@ -39,7 +39,7 @@ def estimate_count(queryset: QuerySet[Any]) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(Paginator):  # type: ignore[type-arg]
     """Exact count up to ``exact_count_limit`` rows, the planner's estimate above it.
 
     The bounded count (``SELECT count(*) FROM (... LIMIT n + 1)``) stops after

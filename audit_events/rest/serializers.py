@@ -9,7 +9,7 @@ from rest_framework import serializers
 __all__ = ["ArchivedAuditEventSerializer", "AuditEventSerializer"]
 
 
-class AuditEventSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class AuditEventSerializer(serializers.Serializer):
     """One event. ``content_type`` is ``"app_label.model"``; the object is not loaded.
 
     Masked values (passwords, tokens, credentials headers) were masked before the

@@ -20,7 +20,7 @@ __all__ = ["ArchivedAuditEventViewSet", "AuditEventViewSet"]
 _UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
-class _EventViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+class _EventViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = EventCursorPagination
     lookup_value_regex = _UUID
 
