@@ -98,6 +98,13 @@ def test_changelist_without_filters_opens_on_newest_day(admin_client, week):
     )
 
 
+def test_changelist_skips_quiet_days_when_opening(admin_client, article):
+    busy = utc_today() - datetime.timedelta(days=3)
+    make_events([busy], 2, article)  # today and the days since have partitions, no events
+    response = admin_client.get(CHANGELIST)
+    assert response["Location"].endswith(f"&timestamp__day={busy.day}")
+
+
 def test_changelist_with_object_filter_spans_all_days(admin_client, article, week):
     response = admin_client.get(audit_events_url(article))
     assert response.status_code == 200

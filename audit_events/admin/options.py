@@ -17,6 +17,7 @@ Nobody, superusers included, can add, change or delete events here.
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -36,6 +37,7 @@ from audit_events.admin.dates import DAY, MONTH, YEAR, DayDrilldown, partition_d
 from audit_events.admin.filters import ObjectIdFilter, UserIdFilter
 from audit_events.admin.paginator import EstimatedCountPaginator
 from audit_events.encoding import AuditJSONEncoder
+from audit_events.partitions import day_bounds
 from audit_events.readers import events_for_reading
 
 __all__ = [
@@ -107,6 +109,8 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    #: How many of the newest days the default view looks through for events.
+    default_day_lookback = 31
     fields: ClassVar[Any] = (
         "timestamp",
         "user_id_display",
@@ -149,12 +153,25 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
             return None
         if any(key.startswith(_NARROWING_PARAMS) for key in request.GET):
             return None
-        days = partition_days(self.model, self.get_queryset(request).db)
-        if not days:
+        newest = self._newest_day_with_events(request)
+        if newest is None:
             return None
-        newest = days[-1]
         params = {**request.GET.dict(), YEAR: newest.year, MONTH: newest.month, DAY: newest.day}
         return HttpResponseRedirect(f"{request.path}?{urlencode(params)}")
+
+    def _newest_day_with_events(self, request: HttpRequest) -> datetime.date | None:
+        """The newest partition day holding an event, looking back ``default_day_lookback`` days.
+
+        One ``EXISTS`` per day, each bounded to that day's partition (it stops at
+        the first row); quiet days are skipped so the list does not open empty.
+        """
+        queryset = self.get_queryset(request)
+        days = partition_days(self.model, queryset.db)
+        for day in reversed(days[-self.default_day_lookback :]):
+            start, end = day_bounds(day)
+            if queryset.filter(timestamp__gte=start, timestamp__lt=end).exists():
+                return day
+        return days[-1] if days else None
 
     @admin.display(description=_("user"), ordering=None)
     def user_display(self, obj: Any) -> str:
