@@ -34,7 +34,14 @@ from psycopg import sql
 
 from audit_events.partitions import day_bounds, list_partitions, short_name, table_of, utc_today
 
-__all__ = ["create_spool_table", "drain_spool", "drop_spool_table", "save_event", "spool_table"]
+__all__ = [
+    "create_spool_table",
+    "drain_spool",
+    "drop_spool_table",
+    "save_event",
+    "spool_table",
+    "spooled_counts",
+]
 
 logger = logging.getLogger("audit_events")
 
@@ -144,15 +151,20 @@ def _spool_event(event: models.Model, using: str) -> None:
 # --- Draining -----------------------------------------------------------------
 
 
-def spooled_days(model: type[models.Model], using: str) -> list[datetime.date]:
-    """The UTC days of the events waiting in ``model``'s spool."""
+def spooled_counts(model: type[models.Model], using: str) -> list[tuple[datetime.date, int]]:
+    """The UTC days of the events waiting in ``model``'s spool, with their counts."""
     connection = connections[using]
     query = sql.SQL(
-        "SELECT DISTINCT (timestamp AT TIME ZONE 'UTC')::date FROM {spool} ORDER BY 1"
+        "SELECT (timestamp AT TIME ZONE 'UTC')::date, count(*) FROM {spool} GROUP BY 1 ORDER BY 1"
     ).format(spool=sql.Identifier(spool_table(model)))
     with connection.cursor() as cursor:
         cursor.execute(query.as_string(connection.connection))
-        return [row[0] for row in cursor.fetchall()]
+        return [(day, int(count)) for day, count in cursor.fetchall()]
+
+
+def spooled_days(model: type[models.Model], using: str) -> list[datetime.date]:
+    """The UTC days of the events waiting in ``model``'s spool."""
+    return [day for day, _count in spooled_counts(model, using)]
 
 
 def drain_day(source: type[models.Model], target: type[models.Model], day: datetime.date,
