@@ -18,7 +18,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -139,7 +139,9 @@ class ArchivedAuditEventQuerySet(models.QuerySet):  # type: ignore[type-arg]
     def with_archive_timestamp(self) -> ArchivedAuditEventQuerySet:
         archived_at = ArchivedDay.objects.filter(
             archive_table=self.model._meta.db_table,
-            day=TruncDate(models.OuterRef("timestamp"), tzinfo=datetime.UTC),
+            # Cast gives the outer reference the output field TruncDate needs.
+            day=TruncDate(Cast(models.OuterRef("timestamp"), models.DateTimeField()),
+                          tzinfo=datetime.UTC),
         ).values("archived_at")[:1]
         return self.annotate(archive_timestamp=models.Subquery(archived_at))
 
