@@ -226,7 +226,8 @@ def _run(using: str, window: _Window, *, dry_run: bool, drain: bool) -> list[Ste
             drains = _drain_plan(cursor, using, window) if drain else []
         return _ordered([p.step for p in planned], drains)
     with _maintenance_session(using, table_of(live)) as cursor:
-        planned = _plan(cursor, using, window)
+        planned = retry_on_lock_timeout(lambda: _plan(cursor, using, window),
+                                        f"plan maintenance of {table_of(live)}")
         done = [_execute(cursor, p) for p in planned if p.step.action != "analyze"]
         drained = _drain(cursor, using, window) if drain else []
         analyzed = [_execute(cursor, p) for p in planned if p.step.action == "analyze"]
