@@ -103,3 +103,71 @@ def test_rotation_refuses_retention_not_longer_than_archive_age():
     with override_settings(AUDIT_ARCHIVE_AFTER_DAYS=30, AUDIT_ARCHIVE_RETENTION_DAYS=30), \
             pytest.raises(ImproperlyConfigured, match="AUDIT_ARCHIVE_RETENTION_DAYS"):
         rotate()
+
+
+def _messy_layout(today):
+    """Old days to archive and expire, an orphan and a pending-free gap ahead."""
+    create_day_partitions(AuditEvent, today - 15 * DAY, today - 9 * DAY)
+    insert_rows(today - 15 * DAY, 50)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE audit_events_auditevent DETACH PARTITION '
+                       f'"audit_events_auditevent_p{today - 9 * DAY:%Y%m%d}"')
+        cursor.execute(f'DROP TABLE "audit_events_auditevent_p{today + 5 * DAY:%Y%m%d}"')
+
+
+def _catalog_and_ledger():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name, parent, state FROM audit_events_partition_status("
+                       "'audit_events_auditevent', 'audit_events_archivedauditevent')")
+        catalog = cursor.fetchall()
+    return catalog, sorted(ArchivedDay.objects.values_list("archive_table", "day"))
+
+
+_SETTINGS = {"AUDIT_ARCHIVE_AFTER_DAYS": 5, "AUDIT_ARCHIVE_RETENTION_DAYS": 14,
+             "AUDIT_PARTITION_PREMAKE_DAYS": 16}
+
+
+def test_sql_statements_and_rotation_end_in_the_same_state():
+    from django.db import connection
+
+    from tests.fixtures_lifecycle import reset_layout
+
+    today = utc_today()
+    _messy_layout(today)
+    with override_settings(**_SETTINGS):
+        rotate(today=today)
+        by_python = _catalog_and_ledger()
+    reset_layout()
+    _messy_layout(today)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT audit_events_maintenance_statements('audit_events_auditevent', "
+            "'audit_events_archivedauditevent', %s, %s, %s, %s)",
+            [today - 5 * DAY, today, today + 16 * DAY, today - 14 * DAY])
+        for (statement,) in cursor.fetchall():
+            cursor.execute(statement)
+    assert _catalog_and_ledger() == by_python
+    assert {state for _, _, state in by_python[0]} == {"live", "archived"}
+
+
+def test_dry_run_is_the_sql_plan_and_changes_nothing():
+    from django.db import connection
+
+    today = utc_today()
+    _messy_layout(today)
+    before = _catalog_and_ledger()
+    with override_settings(**_SETTINGS):
+        planned = rotate(today=today, dry_run=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT action, table_name, day FROM audit_events_plan_maintenance("
+            "'audit_events_auditevent', 'audit_events_archivedauditevent', %s, %s, %s, %s) "
+            "ORDER BY step", [today - 5 * DAY, today, today + 16 * DAY, today - 14 * DAY])
+        sql_plan = cursor.fetchall()
+    assert [(s.action, s.table, s.day) for s in planned] == sql_plan
+    assert {s.action for s in planned} == {"repair", "create", "archive", "analyze"}
+    assert _catalog_and_ledger() == before
