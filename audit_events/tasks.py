@@ -21,7 +21,7 @@ logger = logging.getLogger("audit_events")
 F = TypeVar("F", bound=Callable[..., Any])
 
 try:
-    from celery import shared_task
+    from celery import shared_task  # type: ignore[import-untyped]
 except ImportError:  # Celery is an optional dependency.
     shared_task = None
 
