@@ -111,8 +111,9 @@ class _Planned:
 # --- Public API -----------------------------------------------------------------
 
 
-def rotate(using: str = DEFAULT_DB_ALIAS, *, today: datetime.date | None = None,
-           dry_run: bool = False) -> list[Step]:
+def rotate(
+    using: str = DEFAULT_DB_ALIAS, *, today: datetime.date | None = None, dry_run: bool = False
+) -> list[Step]:
     """Run (or with ``dry_run``, plan) one rotation of the event and archive tables.
 
     Repairs interrupted work, premakes partitions, archives aged days, expires
@@ -137,9 +138,13 @@ def rotate(using: str = DEFAULT_DB_ALIAS, *, today: datetime.date | None = None,
     return _run(using, _rotation_window(today or utc_today()), dry_run=dry_run, drain=True)
 
 
-def archive_older_than(older_than: int | None = None, using: str = DEFAULT_DB_ALIAS, *,
-                       today: datetime.date | None = None,
-                       dry_run: bool = False) -> list[Step]:
+def archive_older_than(
+    older_than: int | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+    *,
+    today: datetime.date | None = None,
+    dry_run: bool = False,
+) -> list[Step]:
     """Move every live day older than ``older_than`` days to the archive table.
 
     Each day's partition is detached concurrently and attached to the archive
@@ -226,8 +231,9 @@ def _run(using: str, window: _Window, *, dry_run: bool, drain: bool) -> list[Ste
             drains = _drain_plan(cursor, using, window) if drain else []
         return _ordered([p.step for p in planned], drains)
     with _maintenance_session(using, table_of(live)) as cursor:
-        planned = retry_on_lock_timeout(lambda: _plan(cursor, using, window),
-                                        f"plan maintenance of {table_of(live)}")
+        planned = retry_on_lock_timeout(
+            lambda: _plan(cursor, using, window), f"plan maintenance of {table_of(live)}"
+        )
         done = [_execute(cursor, p) for p in planned if p.step.action != "analyze"]
         drained = _drain(cursor, using, window) if drain else []
         analyzed = [_execute(cursor, p) for p in planned if p.step.action == "analyze"]
@@ -263,8 +269,10 @@ def _maintenance_session(using: str, table: str) -> Iterator[Any]:
     try:
         wrapper.ensure_connection()
         with wrapper.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)",
-                           [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"])
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, false)",
+                [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"],
+            )
             try_rotation_lock(cursor, table)
             try:
                 yield cursor
@@ -280,8 +288,14 @@ def _plan(cursor: Any, using: str, window: _Window) -> list[_Planned]:
         "SELECT action, table_name, day, detail, statements "
         "FROM audit_events_plan_maintenance(%s::regclass, %s::regclass, %s, %s, %s, %s) "
         "ORDER BY step",
-        [_regclass(using, live), _regclass(using, archive), window.archive_before,
-         window.first_day, window.last_day, window.expire_before],
+        [
+            _regclass(using, live),
+            _regclass(using, archive),
+            window.archive_before,
+            window.first_day,
+            window.last_day,
+            window.expire_before,
+        ],
     )
     return [
         _Planned(Step(action, table, day, detail), tuple(statements))
@@ -319,8 +333,9 @@ def _run_statement(cursor: Any, statement: str, step: Step) -> None:
     except PartitioningError:
         raise
     except DatabaseError as exc:
-        raise PartitioningError(f"{step.action} {step.table} failed: {exc} "
-                                f"(statement: {current[0]})") from exc
+        raise PartitioningError(
+            f"{step.action} {step.table} failed: {exc} (statement: {current[0]})"
+        ) from exc
 
 
 def _finalize_statement(cursor: Any, table: str) -> str | None:
@@ -337,8 +352,9 @@ def _finalize_statement(cursor: Any, table: str) -> str | None:
 # --- Draining the spool -----------------------------------------------------------
 
 
-def _drain_target(cursor: Any, using: str, window: _Window,
-                  day: datetime.date) -> tuple[type[models.Model], bool]:
+def _drain_target(
+    cursor: Any, using: str, window: _Window, day: datetime.date
+) -> tuple[type[models.Model], bool]:
     """The model whose table receives spooled events of ``day``, and whether it
     still needs a partition for that day.
 
@@ -347,8 +363,10 @@ def _drain_target(cursor: Any, using: str, window: _Window,
     """
     live, archive = _models()
     for model in (live, archive):
-        cursor.execute("SELECT audit_events_partition_for_day(%s::regclass, %s) IS NOT NULL",
-                       [_regclass(using, model), day])
+        cursor.execute(
+            "SELECT audit_events_partition_for_day(%s::regclass, %s) IS NOT NULL",
+            [_regclass(using, model), day],
+        )
         if cursor.fetchone()[0]:
             return model, False
     return (archive if day < window.archive_before else live), True
@@ -360,8 +378,14 @@ def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
     for day, count in spooled_counts(live, using):
         target, create = _drain_target(cursor, using, window, day)
         creating = " (creating its partition)" if create else ""
-        steps.append(Step("drain", table_of(target), day,
-                          f"move {count} spooled events into {table_of(target)}{creating}"))
+        steps.append(
+            Step(
+                "drain",
+                table_of(target),
+                day,
+                f"move {count} spooled events into {table_of(target)}{creating}",
+            )
+        )
     return steps
 
 
@@ -373,21 +397,27 @@ def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
         if create:
             _create_partition(cursor, using, target, day)
         moved = drain_day(live, target, day, using)
-        step = Step("drain", table_of(target), day,
-                    f"moved {moved} spooled events into {table_of(target)}")
+        step = Step(
+            "drain", table_of(target), day, f"moved {moved} spooled events into {table_of(target)}"
+        )
         logger.info("audit_events: %s", step)
         steps.append(step)
     return steps
 
 
-def _create_partition(cursor: Any, using: str, model: type[models.Model],
-                      day: datetime.date) -> None:
+def _create_partition(
+    cursor: Any, using: str, model: type[models.Model], day: datetime.date
+) -> None:
     from audit_events.models import ArchivedDay
 
     statement = "SELECT audit_events_create_day_partition(%s::regclass, %s)"
-    retry_on_lock_timeout(lambda: cursor.execute(statement, [_regclass(using, model), day]),
-                          f"create partition of {table_of(model)} for {day}")
+    retry_on_lock_timeout(
+        lambda: cursor.execute(statement, [_regclass(using, model), day]),
+        f"create partition of {table_of(model)} for {day}",
+    )
     if model is not _models()[0]:
         ArchivedDay.objects.using(using).update_or_create(
-            archive_table=table_of(model), day=day,
-            defaults={"archived_at": datetime.datetime.now(datetime.UTC)})
+            archive_table=table_of(model),
+            day=day,
+            defaults={"archived_at": datetime.datetime.now(datetime.UTC)},
+        )

@@ -46,8 +46,9 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return False
 
 
-def retry_on_lock_timeout(work: Callable[[], T], what: str,
-                          before_retry: Callable[[], None] | None = None) -> T:
+def retry_on_lock_timeout(
+    work: Callable[[], T], what: str, before_retry: Callable[[], None] | None = None
+) -> T:
     """Call ``work()``, trying again with backoff while it fails on ``lock_timeout``.
 
     Args:
@@ -68,8 +69,9 @@ def retry_on_lock_timeout(work: Callable[[], T], what: str,
         except Exception as exc:
             if not is_lock_timeout(exc):
                 raise
-            logger.warning("audit_events: %s: lock not available (try %d of %d)",
-                           what, attempt, attempts)
+            logger.warning(
+                "audit_events: %s: lock not available (try %d of %d)", what, attempt, attempts
+            )
         if attempt < attempts:
             time.sleep(min(0.1 * 2**attempt, 5.0))
             if before_retry is not None:
@@ -90,8 +92,7 @@ def try_rotation_lock(cursor: Any, table: str) -> None:
     Raises:
         RotationInProgress: another session holds the lock.
     """
-    cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                   [ADVISORY_LOCK_CLASS, table])
+    cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", [ADVISORY_LOCK_CLASS, table])
     if not cursor.fetchone()[0]:
         raise RotationInProgress(
             f"another rotation is running for {table} (advisory lock "

@@ -35,6 +35,7 @@ logger = logging.getLogger("audit_events")
 
 T = TypeVar("T")
 
+
 @dataclass(frozen=True)
 class PartitionInfo:
     """One partition of a day-partitioned table, as the catalog describes it."""
@@ -87,8 +88,10 @@ def run_with_lock_retries(
 
     def attempt() -> T:
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)",
-                           [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"])
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)",
+                [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"],
+            )
             return work(cursor)
 
     return retry_on_lock_timeout(attempt, what)
@@ -127,8 +130,10 @@ def create_day_partitions(
 
     def create(day: datetime.date) -> str:
         def work(cursor: Any) -> str:
-            cursor.execute("SELECT audit_events_create_day_partition(%s::regclass, %s)::text",
-                           [_regclass_literal(connection, table), day])
+            cursor.execute(
+                "SELECT audit_events_create_day_partition(%s::regclass, %s)::text",
+                [_regclass_literal(connection, table), day],
+            )
             return str(cursor.fetchone()[0])
 
         return run_with_lock_retries(connection, work, f"create partition of {table} for {day}")
@@ -136,7 +141,9 @@ def create_day_partitions(
     return [create(day) for day in days_between(first_day, last_day)]
 
 
-def list_partitions(model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> list[PartitionInfo]:
+def list_partitions(
+    model: type[models.Model], using: str = DEFAULT_DB_ALIAS
+) -> list[PartitionInfo]:
     """The partitions of ``model``'s table, in bound order, read from the catalog."""
     connection = connections[using]
     with connection.cursor() as cursor:
@@ -196,9 +203,11 @@ def _partitioning_statements(model: type[models.Model]) -> list[sql.Composed]:
         ).format(rebuilt=ident(rebuilt), table=ident(table), timestamp=column["timestamp"]),
         sql.SQL("DROP TABLE {table}").format(table=ident(table)),
         sql.SQL("ALTER TABLE {rebuilt} RENAME TO {table}").format(
-            rebuilt=ident(rebuilt), table=ident(table)),
+            rebuilt=ident(rebuilt), table=ident(table)
+        ),
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({id}, {timestamp})").format(
-            table=ident(table), name=ident(short_name(table, "_pkey")), **column),
+            table=ident(table), name=ident(short_name(table, "_pkey")), **column
+        ),
         *_index_statements(table, column),
     ]
 
@@ -246,7 +255,9 @@ def short_name(table: str, suffix: str) -> str:
 def _refuse_unique_constraints(model: type[models.Model]) -> None:
     opts = model._meta
     unique_fields = [f.name for f in opts.local_concrete_fields if f.unique and not f.primary_key]
-    unique_constraints = [c.name for c in opts.constraints if isinstance(c, models.UniqueConstraint)]
+    unique_constraints = [
+        c.name for c in opts.constraints if isinstance(c, models.UniqueConstraint)
+    ]
     if unique_fields or unique_constraints or opts.unique_together:
         offending = ", ".join(unique_fields + unique_constraints) or str(opts.unique_together)
         raise PartitioningError(

@@ -124,7 +124,8 @@ def _spool_event(event: models.Model, using: str) -> None:
     # jsonb_populate_record() gives back exactly the value PostgreSQL would store.
     columns = sql.SQL(", ").join(
         sql.SQL("{}::{} AS {}").format(
-            sql.Placeholder(), sql.SQL(f.db_type(connection)), sql.Identifier(f.column))
+            sql.Placeholder(), sql.SQL(f.db_type(connection)), sql.Identifier(f.column)
+        )
         for f in fields
     )
     query = sql.SQL(
@@ -142,10 +143,16 @@ def _spool_event(event: models.Model, using: str) -> None:
     event._state.adding = False
     event._state.db = using
     forget_partitioned_days()
-    logger.warning("audit_events: no partition for %s of %s; event %s kept in %s until rotation",
-                   event.timestamp, model._meta.label, event.pk, spool_table(model))  # type: ignore[attr-defined]
-    post_save.send(sender=model, instance=event, created=True, update_fields=None,
-                   raw=False, using=using)
+    logger.warning(
+        "audit_events: no partition for %s of %s; event %s kept in %s until rotation",
+        event.timestamp,
+        model._meta.label,
+        event.pk,
+        spool_table(model),
+    )  # type: ignore[attr-defined]
+    post_save.send(
+        sender=model, instance=event, created=True, update_fields=None, raw=False, using=using
+    )
 
 
 # --- Draining -----------------------------------------------------------------
@@ -167,8 +174,9 @@ def spooled_days(model: type[models.Model], using: str) -> list[datetime.date]:
     return [day for day, _count in spooled_counts(model, using)]
 
 
-def drain_day(source: type[models.Model], target: type[models.Model], day: datetime.date,
-              using: str) -> int:
+def drain_day(
+    source: type[models.Model], target: type[models.Model], day: datetime.date, using: str
+) -> int:
     """Move ``source``'s spooled events of ``day`` into ``target``'s table.
 
     ``target`` must have a partition for ``day``. Delete and insert happen in one
@@ -188,8 +196,11 @@ def drain_day(source: type[models.Model], target: type[models.Model], day: datet
         return int(cursor.rowcount)
 
 
-def drain_spool(model: type[models.Model], using: str, target_for_day: Callable[
-        [datetime.date], type[models.Model]]) -> int:
+def drain_spool(
+    model: type[models.Model],
+    using: str,
+    target_for_day: Callable[[datetime.date], type[models.Model]],
+) -> int:
     """Move every spooled event of ``model`` into the table ``target_for_day(day)``.
 
     ``target_for_day`` returns the model whose table receives the day (the live
@@ -220,5 +231,6 @@ def create_spool_table(schema_editor: Any, model: type[models.Model]) -> None:
 def drop_spool_table(schema_editor: Any, model: type[models.Model]) -> None:
     """Drop ``model``'s spool table (reverse of ``create_spool_table``)."""
     statement = sql.SQL("DROP TABLE IF EXISTS {spool}").format(
-        spool=sql.Identifier(spool_table(model)))
+        spool=sql.Identifier(spool_table(model))
+    )
     schema_editor.execute(statement.as_string(schema_editor.connection.connection))

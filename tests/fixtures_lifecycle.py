@@ -32,12 +32,19 @@ def reset_layout() -> None:
     with connection.cursor() as cursor:
         for status in partition_status():
             if status.state == "pending":
-                cursor.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {} FINALIZE").format(
-                    sql.SQL(status.parent), sql.SQL(status.table)).as_string(cursor.connection))
-            cursor.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(status.table))
-                           .as_string(cursor.connection))
-        cursor.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(spool_table(AuditEvent)))
-                       .as_string(cursor.connection))
+                cursor.execute(
+                    sql.SQL("ALTER TABLE {} DETACH PARTITION {} FINALIZE")
+                    .format(sql.SQL(status.parent), sql.SQL(status.table))
+                    .as_string(cursor.connection)
+                )
+            cursor.execute(
+                sql.SQL("DROP TABLE {}").format(sql.SQL(status.table)).as_string(cursor.connection)
+            )
+        cursor.execute(
+            sql.SQL("TRUNCATE {}")
+            .format(sql.Identifier(spool_table(AuditEvent)))
+            .as_string(cursor.connection)
+        )
         cursor.execute("TRUNCATE audit_events_archivedday")
     today = utc_today()
     create_day_partitions(AuditEvent, today - DAY, today + 14 * DAY)
@@ -87,8 +94,11 @@ def states() -> dict[str, tuple[str, datetime.date]]:
 def count_everywhere() -> int:
     """Events in the live table, the archive table and the spool together."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(
-            sql.Identifier(spool_table(AuditEvent))).as_string(cursor.connection))
+        cursor.execute(
+            sql.SQL("SELECT count(*) FROM {}")
+            .format(sql.Identifier(spool_table(AuditEvent)))
+            .as_string(cursor.connection)
+        )
         spooled = int(cursor.fetchone()[0])
     return AuditEvent.objects.count() + ArchivedAuditEvent.objects.count() + spooled
 
@@ -96,8 +106,9 @@ def count_everywhere() -> int:
 class Writers:
     """Threads, each with its own connection, saving events until stopped."""
 
-    def __init__(self, threads: int,
-                 day_for: Callable[[int, int], datetime.date] | None = None) -> None:
+    def __init__(
+        self, threads: int, day_for: Callable[[int, int], datetime.date] | None = None
+    ) -> None:
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.written = 0
@@ -116,8 +127,9 @@ class Writers:
         try:
             i = 0
             while not self.stop.is_set():
-                AuditEvent(content_type=ct, object_id=f"{n}-{i}",
-                           timestamp=self._timestamp(n, i)).save()
+                AuditEvent(
+                    content_type=ct, object_id=f"{n}-{i}", timestamp=self._timestamp(n, i)
+                ).save()
                 with self._lock:
                     self.written += 1
                 i += 1

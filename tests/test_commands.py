@@ -32,8 +32,10 @@ def _run(*args: str) -> tuple[str, str]:
 
 def _catalog() -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT table_name, parent, state FROM audit_events_partition_status("
-                       "'audit_events_auditevent', 'audit_events_archivedauditevent')")
+        cursor.execute(
+            "SELECT table_name, parent, state FROM audit_events_partition_status("
+            "'audit_events_auditevent', 'audit_events_archivedauditevent')"
+        )
         return cursor.fetchall()
 
 
@@ -65,7 +67,8 @@ def test_archive_command_archives_days_older_than_the_option():
     out, _ = _run("archive_audit_events", "--older-than", "35")
     assert [line.split()[0] for line in out.splitlines()] == ["archive"] * 5 + ["analyze"]
     assert sorted(d for s, d in states().values() if s == "archived") == [
-        today - n * DAY for n in range(40, 35, -1)]
+        today - n * DAY for n in range(40, 35, -1)
+    ]
 
 
 def test_archive_command_refuses_a_bad_age():
@@ -75,14 +78,19 @@ def test_archive_command_refuses_a_bad_age():
 
 def _lock_holder() -> psycopg.Connection:
     params = connection.get_connection_params()
-    return psycopg.connect(psycopg.conninfo.make_conninfo(
-        host=params["host"], port=params["port"], user=params["user"], dbname=params["dbname"]))
+    return psycopg.connect(
+        psycopg.conninfo.make_conninfo(
+            host=params["host"], port=params["port"], user=params["user"], dbname=params["dbname"]
+        )
+    )
 
 
 def test_command_exits_0_when_another_rotation_holds_the_lock(capsys):
     with _lock_holder() as other:
-        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
-                      [ADVISORY_LOCK_CLASS, "audit_events_auditevent"])
+        other.execute(
+            "SELECT pg_advisory_lock(%s, hashtext(%s))",
+            [ADVISORY_LOCK_CLASS, "audit_events_auditevent"],
+        )
         execute_from_command_line(["manage.py", "rotate_audit_partitions"])  # no SystemExit
     assert "another rotation is running" in capsys.readouterr().out
 
@@ -90,8 +98,12 @@ def test_command_exits_0_when_another_rotation_holds_the_lock(capsys):
 def test_command_exits_1_with_a_clear_message_when_a_lock_cannot_be_had(capsys):
     with _lock_holder() as other:
         other.execute("LOCK TABLE audit_events_auditevent IN ACCESS EXCLUSIVE MODE")
-        with override_settings(AUDIT_PARTITION_PREMAKE_DAYS=16, AUDIT_LOCK_TIMEOUT_MS=50,
-                               AUDIT_DDL_RETRIES=0), pytest.raises(SystemExit) as exit_info:
+        with (
+            override_settings(
+                AUDIT_PARTITION_PREMAKE_DAYS=16, AUDIT_LOCK_TIMEOUT_MS=50, AUDIT_DDL_RETRIES=0
+            ),
+            pytest.raises(SystemExit) as exit_info,
+        ):
             execute_from_command_line(["manage.py", "rotate_audit_partitions"])
         other.rollback()
     assert exit_info.value.code == 1
@@ -101,8 +113,10 @@ def test_command_exits_1_with_a_clear_message_when_a_lock_cannot_be_had(capsys):
 
 
 def test_command_exits_1_on_bad_settings(capsys):
-    with override_settings(AUDIT_ARCHIVE_AFTER_DAYS=30, AUDIT_ARCHIVE_RETENTION_DAYS=30), \
-            pytest.raises(SystemExit) as exit_info:
+    with (
+        override_settings(AUDIT_ARCHIVE_AFTER_DAYS=30, AUDIT_ARCHIVE_RETENTION_DAYS=30),
+        pytest.raises(SystemExit) as exit_info,
+    ):
         execute_from_command_line(["manage.py", "rotate_audit_partitions"])
     assert exit_info.value.code == 1
     assert "AUDIT_ARCHIVE_RETENTION_DAYS (30) must be greater" in capsys.readouterr().err

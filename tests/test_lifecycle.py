@@ -89,7 +89,10 @@ def test_rotation_archives_and_expires_past_retention():
         first = rotate(today=today)
         second = rotate(today=today)
     assert [s.day for s in first if s.action == "archive"] == [
-        today - 12 * DAY, today - 11 * DAY, today - 10 * DAY]
+        today - 12 * DAY,
+        today - 11 * DAY,
+        today - 10 * DAY,
+    ]
     assert [s for s in first if s.action == "expire"] == []
     assert [s.day for s in second if s.action == "expire"] == [today - 12 * DAY]
     remaining = sorted(day for state, day in states().values() if state == "archived")
@@ -100,8 +103,10 @@ def test_rotation_archives_and_expires_past_retention():
 def test_rotation_refuses_retention_not_longer_than_archive_age():
     from django.core.exceptions import ImproperlyConfigured
 
-    with override_settings(AUDIT_ARCHIVE_AFTER_DAYS=30, AUDIT_ARCHIVE_RETENTION_DAYS=30), \
-            pytest.raises(ImproperlyConfigured, match="AUDIT_ARCHIVE_RETENTION_DAYS"):
+    with (
+        override_settings(AUDIT_ARCHIVE_AFTER_DAYS=30, AUDIT_ARCHIVE_RETENTION_DAYS=30),
+        pytest.raises(ImproperlyConfigured, match="AUDIT_ARCHIVE_RETENTION_DAYS"),
+    ):
         rotate()
 
 
@@ -112,8 +117,10 @@ def _messy_layout(today):
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(f'ALTER TABLE audit_events_auditevent DETACH PARTITION '
-                       f'"audit_events_auditevent_p{today - 9 * DAY:%Y%m%d}"')
+        cursor.execute(
+            f"ALTER TABLE audit_events_auditevent DETACH PARTITION "
+            f'"audit_events_auditevent_p{today - 9 * DAY:%Y%m%d}"'
+        )
         cursor.execute(f'DROP TABLE "audit_events_auditevent_p{today + 5 * DAY:%Y%m%d}"')
 
 
@@ -121,14 +128,19 @@ def _catalog_and_ledger():
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT table_name, parent, state FROM audit_events_partition_status("
-                       "'audit_events_auditevent', 'audit_events_archivedauditevent')")
+        cursor.execute(
+            "SELECT table_name, parent, state FROM audit_events_partition_status("
+            "'audit_events_auditevent', 'audit_events_archivedauditevent')"
+        )
         catalog = cursor.fetchall()
     return catalog, sorted(ArchivedDay.objects.values_list("archive_table", "day"))
 
 
-_SETTINGS = {"AUDIT_ARCHIVE_AFTER_DAYS": 5, "AUDIT_ARCHIVE_RETENTION_DAYS": 14,
-             "AUDIT_PARTITION_PREMAKE_DAYS": 16}
+_SETTINGS = {
+    "AUDIT_ARCHIVE_AFTER_DAYS": 5,
+    "AUDIT_ARCHIVE_RETENTION_DAYS": 14,
+    "AUDIT_PARTITION_PREMAKE_DAYS": 16,
+}
 
 
 def test_sql_statements_and_rotation_end_in_the_same_state():
@@ -147,7 +159,8 @@ def test_sql_statements_and_rotation_end_in_the_same_state():
         cursor.execute(
             "SELECT audit_events_maintenance_statements('audit_events_auditevent', "
             "'audit_events_archivedauditevent', %s, %s, %s, %s)",
-            [today - 5 * DAY, today, today + 16 * DAY, today - 14 * DAY])
+            [today - 5 * DAY, today, today + 16 * DAY, today - 14 * DAY],
+        )
         for (statement,) in cursor.fetchall():
             cursor.execute(statement)
     assert _catalog_and_ledger() == by_python
@@ -166,7 +179,9 @@ def test_dry_run_is_the_sql_plan_and_changes_nothing():
         cursor.execute(
             "SELECT action, table_name, day FROM audit_events_plan_maintenance("
             "'audit_events_auditevent', 'audit_events_archivedauditevent', %s, %s, %s, %s) "
-            "ORDER BY step", [today - 5 * DAY, today, today + 16 * DAY, today - 14 * DAY])
+            "ORDER BY step",
+            [today - 5 * DAY, today, today + 16 * DAY, today - 14 * DAY],
+        )
         sql_plan = cursor.fetchall()
     assert [(s.action, s.table, s.day) for s in planned] == sql_plan
     assert {s.action for s in planned} == {"repair", "create", "archive", "analyze"}

@@ -58,11 +58,14 @@ def test_writers_lose_nothing_while_archive_runs_repeatedly():
 
 def test_second_rotation_while_one_runs_raises_rotation_in_progress():
     params = connection.get_connection_params()
-    dsn = psycopg.conninfo.make_conninfo(host=params["host"], port=params["port"],
-                                         user=params["user"], dbname=params["dbname"])
+    dsn = psycopg.conninfo.make_conninfo(
+        host=params["host"], port=params["port"], user=params["user"], dbname=params["dbname"]
+    )
     with psycopg.connect(dsn, autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))",
-                      [ADVISORY_LOCK_CLASS, "audit_events_auditevent"])
+        other.execute(
+            "SELECT pg_advisory_lock(%s, hashtext(%s))",
+            [ADVISORY_LOCK_CLASS, "audit_events_auditevent"],
+        )
         with pytest.raises(RotationInProgress, match="another rotation is running"):
             rotate()
         with pytest.raises(RotationInProgress):
@@ -92,8 +95,8 @@ def test_two_rotations_at_once_are_harmless():
     for thread in threads:
         thread.join()
     archived = [s for r in results if isinstance(r, list) for s in r if s.action == "archive"]
-    assert sorted(s.day for s in archived) == sorted(d for _, d in before.values()
-                                                     if d < today - 90 * DAY)
-    assert all(not isinstance(r, Exception) or isinstance(r, RotationInProgress)
-               for r in results)
+    assert sorted(s.day for s in archived) == sorted(
+        d for _, d in before.values() if d < today - 90 * DAY
+    )
+    assert all(not isinstance(r, Exception) or isinstance(r, RotationInProgress) for r in results)
     assert {state for state, day in states().values() if day < today - 90 * DAY} == {"archived"}

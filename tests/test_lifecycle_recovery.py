@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 def _dsn() -> str:
     params = connection.get_connection_params()
     return psycopg.conninfo.make_conninfo(
-        host=params["host"], port=params["port"], user=params["user"], dbname=params["dbname"])
+        host=params["host"], port=params["port"], user=params["user"], dbname=params["dbname"]
+    )
 
 
 def _event_at(timestamp: datetime.datetime) -> AuditEvent:
@@ -68,8 +69,9 @@ def test_pending_detach_is_finalized_and_archived():
         reader.execute("SELECT count(*) FROM audit_events_auditevent")  # holds a snapshot
         ddl.execute("SET lock_timeout = '200ms'")
         with pytest.raises(psycopg.errors.LockNotAvailable):
-            ddl.execute(f'ALTER TABLE audit_events_auditevent DETACH PARTITION "{name}" '
-                        "CONCURRENTLY")
+            ddl.execute(
+                f'ALTER TABLE audit_events_auditevent DETACH PARTITION "{name}" CONCURRENTLY'
+            )
         reader.rollback()
     assert states()[name] == ("pending", day)
 
@@ -99,9 +101,12 @@ def test_created_but_unattached_table_is_attached_by_rotation():
     """A create interrupted before ATTACH left a LIKE + CHECK table on its own."""
     day = utc_today() + 3 * DAY
     with connection.cursor() as cursor:
-        cursor.execute("SELECT table_name FROM audit_events_partition_status("
-                       "'audit_events_auditevent', 'audit_events_archivedauditevent') "
-                       "WHERE day = %s", [day])
+        cursor.execute(
+            "SELECT table_name FROM audit_events_partition_status("
+            "'audit_events_auditevent', 'audit_events_archivedauditevent') "
+            "WHERE day = %s",
+            [day],
+        )
         (name,) = cursor.fetchone()
         cursor.execute(f'ALTER TABLE audit_events_auditevent DETACH PARTITION "{name}"')
     before = relfilenode(name)

@@ -14,10 +14,10 @@ from audit_events.lifecycle import Step
 
 
 def add_run_arguments(parser: CommandParser) -> None:
-    parser.add_argument("--dry-run", action="store_true",
-                        help="Print the plan, change nothing.")
-    parser.add_argument("--database", default=DEFAULT_DB_ALIAS,
-                        help='The database alias (default: "default").')
+    parser.add_argument("--dry-run", action="store_true", help="Print the plan, change nothing.")
+    parser.add_argument(
+        "--database", default=DEFAULT_DB_ALIAS, help='The database alias (default: "default").'
+    )
 
 
 def report_run(command: BaseCommand, run: Callable[[], list[Step]], dry_run: bool) -> None:
@@ -34,8 +34,10 @@ def report_run(command: BaseCommand, run: Callable[[], list[Step]], dry_run: boo
     except ImproperlyConfigured as exc:
         raise CommandError(str(exc)) from exc
     except DatabaseError as exc:
-        raise CommandError(f"audit_events maintenance failed: {exc}. Nothing is lost: run the "
-                           "command again; it repairs what this run left.") from exc
+        raise CommandError(
+            f"audit_events maintenance failed: {exc}. Nothing is lost: run the "
+            "command again; it repairs what this run left."
+        ) from exc
     prefix = "would " if dry_run else ""
     for step in steps:
         command.stdout.write(f"{prefix}{step}")

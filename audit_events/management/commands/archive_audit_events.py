@@ -17,8 +17,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--older-than", type=int, default=None, metavar="DAYS",
-                            help="Archive days older than DAYS days (>= 1).")
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            default=None,
+            metavar="DAYS",
+            help="Archive days older than DAYS days (>= 1).",
+        )
         add_run_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
