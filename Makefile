@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help setup postgres-binaries test lint typecheck docs bench matrix demo demo-server clean
+.PHONY: help setup postgres-binaries browser test lint typecheck docs bench matrix demo demo-server clean
 
 help:
 	@echo "make demo   - run the demo project (records, rotates and archives events)"
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(VENV)/.installed postgres-binaries
+setup: $(VENV)/.installed postgres-binaries browser
 
 # PostgreSQL server binaries for the throwaway test/demo server. Skipped when
 # DATABASE_URL points at an existing server.
@@ -34,6 +34,18 @@ postgres-binaries:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else \
 	    echo "PostgreSQL server binaries not found: install them (apt-get install postgresql) or set DATABASE_URL" >&2; exit 1; \
+	  fi; \
+	fi
+
+# Chromium for the admin's browser test (tests/test_admin_browser.py), driven by
+# Playwright; Playwright cannot download its own browsers here, Debian's is used.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Chromium for the browser test (apt-get install chromium)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium not found: install it (apt-get install chromium) for tests/test_admin_browser.py" >&2; exit 1; \
 	  fi; \
 	fi
 

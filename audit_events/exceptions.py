@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import DatabaseError, ProgrammingError
 
-__all__ = ["AppendOnlyError", "PartitioningError"]
+__all__ = ["AppendOnlyError", "PartitioningError", "RotationInProgress"]
 
 
 class AppendOnlyError(ProgrammingError):
@@ -21,3 +21,11 @@ class AppendOnlyError(ProgrammingError):
 
 class PartitioningError(DatabaseError):
     """A partition could not be created, moved or found; the message says why."""
+
+
+class RotationInProgress(PartitioningError):
+    """Another rotation or archive run holds the maintenance lock of this table.
+
+    Nothing was done. Not a failure: the other run does the work, so the
+    commands report it and exit with status 0.
+    """

@@ -18,7 +18,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -158,15 +158,24 @@ class ArchivedDay(models.Model):
         return f"{self.archive_table} {self.day:%Y-%m-%d}"
 
 
+def archive_timestamp_of_day(model: type[models.Model]) -> models.Subquery:
+    """A subquery giving, for each row of archive ``model``, when its day was archived."""
+    # The cast gives the outer reference a type, which TruncDate needs to
+    # resolve (a bare OuterRef has none); timestamptz to timestamptz is a no-op.
+    outer_timestamp = Cast(models.OuterRef("timestamp"), models.DateTimeField())
+    return models.Subquery(
+        ArchivedDay.objects.filter(
+            archive_table=model._meta.db_table,
+            day=TruncDate(outer_timestamp, tzinfo=datetime.UTC),
+        ).values("archived_at")[:1]
+    )
+
+
 class ArchivedAuditEventQuerySet(models.QuerySet):  # type: ignore[type-arg]
     """Queryset of archived events, each annotated with ``archive_timestamp``."""
 
     def with_archive_timestamp(self) -> ArchivedAuditEventQuerySet:
-        archived_at = ArchivedDay.objects.filter(
-            archive_table=self.model._meta.db_table,
-            day=TruncDate(models.OuterRef("timestamp"), tzinfo=datetime.UTC),
-        ).values("archived_at")[:1]
-        return self.annotate(archive_timestamp=models.Subquery(archived_at))
+        return self.annotate(archive_timestamp=archive_timestamp_of_day(self.model))
 
 
 class ArchivedAuditEventManager(models.Manager.from_queryset(ArchivedAuditEventQuerySet)):  # type: ignore[misc]

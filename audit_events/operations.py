@@ -74,8 +74,9 @@ class PartitionByDay(migrations.operations.base.Operation):
     def state_forwards(self, app_label: str, state: Any) -> None:
         """The table's Django state does not change: only its storage does."""
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any,
-                          to_state: Any) -> None:
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         from audit_events import partitions, spool
 
         model = to_state.apps.get_model(app_label, self.model_name)
@@ -87,8 +88,9 @@ class PartitionByDay(migrations.operations.base.Operation):
         if self.premake:
             partitions.premake_in_migration(schema_editor, model)
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any,
-                           to_state: Any) -> None:
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         from audit_events import spool
 
         model = from_state.apps.get_model(app_label, self.model_name)

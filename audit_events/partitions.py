@@ -10,18 +10,17 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.utils import OperationalError
 from psycopg import sql
 
 from audit_events.conf import settings
 from audit_events.exceptions import PartitioningError
+from audit_events.locks import retry_on_lock_timeout
 
 __all__ = [
     "PartitionInfo",
@@ -35,9 +34,6 @@ __all__ = [
 logger = logging.getLogger("audit_events")
 
 T = TypeVar("T")
-
-# SQLSTATE 55P03: lock_not_available, raised when lock_timeout expires.
-_LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True)
@@ -84,30 +80,21 @@ def run_with_lock_retries(
     DDL on a busy parent must never queue for long: while it waits for its lock,
     every later insert and select on that table queues behind it. So each try
     gives up after ``AUDIT_LOCK_TIMEOUT_MS`` and is retried (with backoff) up to
-    ``AUDIT_DDL_RETRIES`` times.
+    ``AUDIT_DDL_RETRIES`` times (see ``audit_events.locks``).
 
     Raises:
         PartitioningError: the lock could not be had after all retries.
     """
-    attempts = settings.AUDIT_DDL_RETRIES + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)",
-                               [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"])
-                return work(cursor)
-        except OperationalError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
-                raise
-            logger.warning("audit_events: %s: lock not available (try %d of %d)",
-                           what, attempt, attempts)
-            if attempt < attempts:
-                time.sleep(min(0.1 * 2**attempt, 5.0))
-    raise PartitioningError(
-        f"{what}: could not get a lock within {settings.AUDIT_LOCK_TIMEOUT_MS} ms after "
-        f"{attempts} tries; a long transaction holds the table. Try again later, or raise "
-        "AUDIT_LOCK_TIMEOUT_MS / AUDIT_DDL_RETRIES."
-    )
+
+    def attempt() -> T:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)",
+                [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"],
+            )
+            return work(cursor)
+
+    return retry_on_lock_timeout(attempt, what)
 
 
 def create_day_partitions(
@@ -143,8 +130,10 @@ def create_day_partitions(
 
     def create(day: datetime.date) -> str:
         def work(cursor: Any) -> str:
-            cursor.execute("SELECT audit_events_create_day_partition(%s::regclass, %s)::text",
-                           [_regclass_literal(connection, table), day])
+            cursor.execute(
+                "SELECT audit_events_create_day_partition(%s::regclass, %s)::text",
+                [_regclass_literal(connection, table), day],
+            )
             return str(cursor.fetchone()[0])
 
         return run_with_lock_retries(connection, work, f"create partition of {table} for {day}")
@@ -152,7 +141,9 @@ def create_day_partitions(
     return [create(day) for day in days_between(first_day, last_day)]
 
 
-def list_partitions(model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> list[PartitionInfo]:
+def list_partitions(
+    model: type[models.Model], using: str = DEFAULT_DB_ALIAS
+) -> list[PartitionInfo]:
     """The partitions of ``model``'s table, in bound order, read from the catalog."""
     connection = connections[using]
     with connection.cursor() as cursor:
@@ -212,9 +203,11 @@ def _partitioning_statements(model: type[models.Model]) -> list[sql.Composed]:
         ).format(rebuilt=ident(rebuilt), table=ident(table), timestamp=column["timestamp"]),
         sql.SQL("DROP TABLE {table}").format(table=ident(table)),
         sql.SQL("ALTER TABLE {rebuilt} RENAME TO {table}").format(
-            rebuilt=ident(rebuilt), table=ident(table)),
+            rebuilt=ident(rebuilt), table=ident(table)
+        ),
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({id}, {timestamp})").format(
-            table=ident(table), name=ident(short_name(table, "_pkey")), **column),
+            table=ident(table), name=ident(short_name(table, "_pkey")), **column
+        ),
         *_index_statements(table, column),
     ]
 
@@ -262,7 +255,9 @@ def short_name(table: str, suffix: str) -> str:
 def _refuse_unique_constraints(model: type[models.Model]) -> None:
     opts = model._meta
     unique_fields = [f.name for f in opts.local_concrete_fields if f.unique and not f.primary_key]
-    unique_constraints = [c.name for c in opts.constraints if isinstance(c, models.UniqueConstraint)]
+    unique_constraints = [
+        c.name for c in opts.constraints if isinstance(c, models.UniqueConstraint)
+    ]
     if unique_fields or unique_constraints or opts.unique_together:
         offending = ", ".join(unique_fields + unique_constraints) or str(opts.unique_together)
         raise PartitioningError(

@@ -34,7 +34,14 @@ from psycopg import sql
 
 from audit_events.partitions import day_bounds, list_partitions, short_name, table_of, utc_today
 
-__all__ = ["create_spool_table", "drain_spool", "drop_spool_table", "save_event", "spool_table"]
+__all__ = [
+    "create_spool_table",
+    "drain_spool",
+    "drop_spool_table",
+    "save_event",
+    "spool_table",
+    "spooled_counts",
+]
 
 logger = logging.getLogger("audit_events")
 
@@ -117,7 +124,8 @@ def _spool_event(event: models.Model, using: str) -> None:
     # jsonb_populate_record() gives back exactly the value PostgreSQL would store.
     columns = sql.SQL(", ").join(
         sql.SQL("{}::{} AS {}").format(
-            sql.Placeholder(), sql.SQL(f.db_type(connection)), sql.Identifier(f.column))
+            sql.Placeholder(), sql.SQL(f.db_type(connection)), sql.Identifier(f.column)
+        )
         for f in fields
     )
     query = sql.SQL(
@@ -135,28 +143,40 @@ def _spool_event(event: models.Model, using: str) -> None:
     event._state.adding = False
     event._state.db = using
     forget_partitioned_days()
-    logger.warning("audit_events: no partition for %s of %s; event %s kept in %s until rotation",
-                   event.timestamp, model._meta.label, event.pk, spool_table(model))  # type: ignore[attr-defined]
-    post_save.send(sender=model, instance=event, created=True, update_fields=None,
-                   raw=False, using=using)
+    logger.warning(
+        "audit_events: no partition for %s of %s; event %s kept in %s until rotation",
+        event.timestamp,
+        model._meta.label,
+        event.pk,
+        spool_table(model),
+    )  # type: ignore[attr-defined]
+    post_save.send(
+        sender=model, instance=event, created=True, update_fields=None, raw=False, using=using
+    )
 
 
 # --- Draining -----------------------------------------------------------------
 
 
-def spooled_days(model: type[models.Model], using: str) -> list[datetime.date]:
-    """The UTC days of the events waiting in ``model``'s spool."""
+def spooled_counts(model: type[models.Model], using: str) -> list[tuple[datetime.date, int]]:
+    """The UTC days of the events waiting in ``model``'s spool, with their counts."""
     connection = connections[using]
     query = sql.SQL(
-        "SELECT DISTINCT (timestamp AT TIME ZONE 'UTC')::date FROM {spool} ORDER BY 1"
+        "SELECT (timestamp AT TIME ZONE 'UTC')::date, count(*) FROM {spool} GROUP BY 1 ORDER BY 1"
     ).format(spool=sql.Identifier(spool_table(model)))
     with connection.cursor() as cursor:
         cursor.execute(query.as_string(connection.connection))
-        return [row[0] for row in cursor.fetchall()]
+        return [(day, int(count)) for day, count in cursor.fetchall()]
 
 
-def drain_day(source: type[models.Model], target: type[models.Model], day: datetime.date,
-              using: str) -> int:
+def spooled_days(model: type[models.Model], using: str) -> list[datetime.date]:
+    """The UTC days of the events waiting in ``model``'s spool."""
+    return [day for day, _count in spooled_counts(model, using)]
+
+
+def drain_day(
+    source: type[models.Model], target: type[models.Model], day: datetime.date, using: str
+) -> int:
     """Move ``source``'s spooled events of ``day`` into ``target``'s table.
 
     ``target`` must have a partition for ``day``. Delete and insert happen in one
@@ -176,8 +196,11 @@ def drain_day(source: type[models.Model], target: type[models.Model], day: datet
         return int(cursor.rowcount)
 
 
-def drain_spool(model: type[models.Model], using: str, target_for_day: Callable[
-        [datetime.date], type[models.Model]]) -> int:
+def drain_spool(
+    model: type[models.Model],
+    using: str,
+    target_for_day: Callable[[datetime.date], type[models.Model]],
+) -> int:
     """Move every spooled event of ``model`` into the table ``target_for_day(day)``.
 
     ``target_for_day`` returns the model whose table receives the day (the live
@@ -208,5 +231,6 @@ def create_spool_table(schema_editor: Any, model: type[models.Model]) -> None:
 def drop_spool_table(schema_editor: Any, model: type[models.Model]) -> None:
     """Drop ``model``'s spool table (reverse of ``create_spool_table``)."""
     statement = sql.SQL("DROP TABLE IF EXISTS {spool}").format(
-        spool=sql.Identifier(spool_table(model)))
+        spool=sql.Identifier(spool_table(model))
+    )
     schema_editor.execute(statement.as_string(schema_editor.connection.connection))

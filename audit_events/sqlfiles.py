@@ -18,6 +18,10 @@ FUNCTION_FILES = (
     "partition_for_day.sql",
     "create_day_partition.sql",
     "create_day_partitions.sql",
+    "check_bounds.sql",
+    "partition_status.sql",
+    "plan_maintenance.sql",
+    "maintenance_statements.sql",
 )
 
 

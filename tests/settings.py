@@ -10,6 +10,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.admin",
+    "django.contrib.staticfiles",  # admin CSS/JS for the live-server browser test
     "audit_events",
     "tests.testapp",
 ]
@@ -39,4 +40,5 @@ DATABASES = {
     "default": {"ENGINE": "django.db.backends.postgresql", "NAME": "audit_events"},
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -119,3 +119,19 @@ def test_nul_in_hand_set_text_fields_is_replaced_not_refused():
     event.save()
     stored = AuditEvent.objects.get(pk=event.pk)
     assert (stored.url, stored.username) == ("/a\ufffdb", "x\ufffdy")
+
+
+def test_archived_events_carry_the_archive_time_of_their_day():
+    from audit_events.models import ArchivedDay
+    from audit_events.partitions import create_day_partitions
+
+    day = timezone.now().date() - datetime.timedelta(days=200)
+    create_day_partitions(ArchivedAuditEvent, day, day)
+    article = Article.objects.create(title="archived")
+    when = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
+    ArchivedAuditEvent(content_object=article, timestamp=when).save()
+    archived_at = timezone.now()
+    ArchivedDay.objects.create(archive_table=ArchivedAuditEvent._meta.db_table, day=day,
+                               archived_at=archived_at)
+    (event,) = ArchivedAuditEvent.objects.all()
+    assert event.archive_timestamp == archived_at

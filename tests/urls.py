@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests import views
 
@@ -14,3 +14,7 @@ urlpatterns = [
     path("record/drf/", views.DrfRecordView.as_view()),
     path("no-event/", views.no_event),
 ]
+
+# --- Read API (audit_events.rest; ecosystem) ---------------------------------
+urlpatterns += [path("api/audit/", include("audit_events.rest.urls"))]
+# --- end of read API -----------------------------------------------------------

@@ -119,6 +119,7 @@ class EmbeddedPostgres:
         if self.datadir is None:
             self.datadir = Path(tempfile.mkdtemp(prefix="audit-events-pg-"))
             self._owns_datadir = True
+        self.datadir.mkdir(parents=True, exist_ok=True)
         self._hand_to_server_user(self.datadir)
         if not (self.datadir / "PG_VERSION").exists():
             self._run("initdb", "-D", str(self.datadir), "-U", self.user, "--auth=trust",

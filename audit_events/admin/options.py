@@ -1,0 +1,297 @@
+"""Read-only ModelAdmins for the partitioned event tables.
+
+What keeps them fast at millions of rows:
+
+* the changelist opens on the newest day, and the date drill-down (built from
+  the partition catalog, see ``dates``) filters with literal bounds, so
+  PostgreSQL reads one partition;
+* counts are exact only up to a small limit, estimated above it
+  (``EstimatedCountPaginator``, ``show_full_result_count = False``);
+* filters exist only for indexed columns (``filters``);
+* each row shows the username snapshot and the content type (joined), and links
+  the content object by type and id without loading it: a page costs a fixed
+  number of queries, whatever its size.
+
+Nobody, superusers included, can add, change or delete events here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
+
+from audit_events.admin.dates import DAY, MONTH, YEAR, DayDrilldown, partition_days
+from audit_events.admin.filters import ObjectIdFilter, UserIdFilter
+from audit_events.admin.paginator import EstimatedCountPaginator
+from audit_events.encoding import AuditJSONEncoder
+from audit_events.partitions import day_bounds
+from audit_events.readers import events_for_reading
+
+__all__ = [
+    "ArchivedAuditEventAdmin",
+    "ArchivedDayAdmin",
+    "AuditEventAdmin",
+    "AuditEventsLinkMixin",
+    "audit_events_url",
+]
+
+_CONTENT_TYPE_PARAM = "content_type__id__exact"
+_JSON_FIELDS = ("query_params", "post_data", "headers", "content")
+# Parameters that narrow the list enough to skip the default day: a date, or an
+# indexed user / object lookup (ordered per partition by the index itself).
+_NARROWING_PARAMS = ("timestamp__", UserIdFilter.parameter_name, ObjectIdFilter.parameter_name)
+
+
+class ReadOnlyAdminMixin:
+    """No add, change or delete permission for anyone, and no bulk actions."""
+
+    actions: Any = None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PartitionedChangeList(ChangeList):
+    """A changelist whose date drill-down comes from the partition catalog."""
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.day_drilldown = DayDrilldown(
+            partition_days(self.model, self.queryset.db),
+            self.params,
+            lambda params: self.get_query_string(params, ["timestamp__"]),
+        )
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
+        # The list shows no JSON column: not reading them spares the TOAST lookups
+        # of large request bodies and headers.
+        queryset = super().get_queryset(request, exclude_parameters)
+        return queryset.defer(*_JSON_FIELDS)
+
+
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only admin of the live events (``AUDIT_EVENT_MODEL``)."""
+
+    change_list_template = "admin/audit_events/change_list.html"
+    date_hierarchy = "timestamp"
+    list_display = (
+        "timestamp",
+        "user_display",
+        "content_type",
+        "object_display",
+        "url",
+        "remote_addr",
+    )
+    list_filter = ("content_type", UserIdFilter, ObjectIdFilter)
+    list_select_related = ("content_type",)
+    ordering = ("-timestamp",)
+    # Sorting on any other column would sort whole partitions.
+    sortable_by = ("timestamp",)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    #: How many of the newest days the default view looks through for events.
+    default_day_lookback = 31
+    fields: ClassVar[Any] = (
+        "timestamp",
+        "user_id_display",
+        "username",
+        "remote_addr",
+        "url",
+        "content_type",
+        "content_object_display",
+        "query_params_display",
+        "post_data_display",
+        "headers_display",
+        "content_display",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # Not the default manager: see audit_events.readers (archive_timestamp).
+        queryset = events_for_reading(self.model)
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return PartitionedChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Open on the newest day when nothing narrows the list.
+
+        Without a date, user or object filter the list would be every row of
+        every partition, sorted: the page redirects to the newest day instead
+        (the drill-down leads to the others).
+        """
+        redirect = self._default_day_redirect(request)
+        if redirect is not None:
+            return redirect
+        return super().changelist_view(request, extra_context)
+
+    def _default_day_redirect(self, request: HttpRequest) -> HttpResponse | None:
+        if request.method != "GET" or "e" in request.GET:
+            return None
+        if any(key.startswith(_NARROWING_PARAMS) for key in request.GET):
+            return None
+        newest = self._newest_day_with_events(request)
+        if newest is None:
+            return None
+        params = {**request.GET.dict(), YEAR: newest.year, MONTH: newest.month, DAY: newest.day}
+        return HttpResponseRedirect(f"{request.path}?{urlencode(params)}")
+
+    def _newest_day_with_events(self, request: HttpRequest) -> datetime.date | None:
+        """The newest partition day holding an event, looking back ``default_day_lookback`` days.
+
+        One ``EXISTS`` per day, each bounded to that day's partition (it stops at
+        the first row); quiet days are skipped so the list does not open empty.
+        """
+        queryset = self.get_queryset(request)
+        days = partition_days(self.model, queryset.db)
+        for day in reversed(days[-self.default_day_lookback :]):
+            start, end = day_bounds(day)
+            if queryset.filter(timestamp__gte=start, timestamp__lt=end).exists():
+                return day
+        return days[-1] if days else None
+
+    @admin.display(description=_("user"), ordering=None)
+    def user_display(self, obj: Any) -> str:
+        """The username snapshot, linked to this user's events (no user query)."""
+        if obj.user_id is None:
+            return obj.username or "-"
+        label = obj.username or f"#{obj.user_id}"
+        return format_html('<a href="?{}">{}</a>', urlencode({"user_id": obj.user_id}), label)
+
+    @admin.display(description=_("object"))
+    def object_display(self, obj: Any) -> str:
+        """The object's id, linked to all events of this object (the object is not loaded)."""
+        params = urlencode({_CONTENT_TYPE_PARAM: obj.content_type_id, "object_id": obj.object_id})
+        return format_html('<a href="?{}">{}</a>', params, obj.object_id)
+
+    @admin.display(description=_("user id"))
+    def user_id_display(self, obj: Any) -> Any:
+        return obj.user_id
+
+    @admin.display(description=_("content object"))
+    def content_object_display(self, obj: Any) -> str:
+        """A link to the object's own admin page, built from type and id without loading it."""
+        content_type = obj.content_type
+        label = f"{content_type.app_label}.{content_type.model} #{obj.object_id}"
+        try:
+            url = reverse(
+                f"admin:{content_type.app_label}_{content_type.model}_change",
+                args=[quote(obj.object_id)],
+                current_app=self.admin_site.name,
+            )
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description=_("query parameters"))
+    def query_params_display(self, obj: Any) -> SafeString:
+        return _json_block(obj.query_params)
+
+    @admin.display(description=_("POST data"))
+    def post_data_display(self, obj: Any) -> SafeString:
+        return _json_block(obj.post_data)
+
+    @admin.display(description=_("headers"))
+    def headers_display(self, obj: Any) -> SafeString:
+        return _json_block(obj.headers)
+
+    @admin.display(description=_("content"))
+    def content_display(self, obj: Any) -> SafeString:
+        return _json_block(obj.content)
+
+
+class ArchivedAuditEventAdmin(AuditEventAdmin):
+    """Read-only admin of the archived events (``AUDIT_EVENT_ARCHIVE_MODEL``)."""
+
+    list_display: Any = (*AuditEventAdmin.list_display, "archive_timestamp_display")
+    fields = (*AuditEventAdmin.fields, "archive_timestamp_display")
+
+    @admin.display(description=_("archived at"))
+    def archive_timestamp_display(self, obj: Any) -> Any:
+        return obj.archive_timestamp
+
+
+class ArchivedDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only list of the days moved to an archive table."""
+
+    list_display = ("day", "archive_table", "archived_at", "row_count", "digest")
+    list_filter = ("archive_table",)
+    date_hierarchy = "day"
+    ordering = ("-day",)
+
+
+def _json_block(value: Any) -> SafeString:
+    """A JSON value as indented, escaped text (shown exactly as stored, masks included)."""
+    return format_html(
+        "<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, cls=AuditJSONEncoder)
+    )
+
+
+def audit_events_url(obj: Model, *, archived: bool = False, site: str = "admin") -> str:
+    """The admin changelist URL of ``obj``'s events (live or archived).
+
+    Args:
+        obj: a saved model instance.
+        archived: link to the archived events instead of the live ones.
+        site: the admin site's name (URL namespace).
+
+    Returns:
+        The changelist path, filtered by the object's content type and id.
+    """
+    from audit_events.models import get_audit_event_archive_model, get_audit_event_model
+
+    model = get_audit_event_archive_model() if archived else get_audit_event_model()
+    opts = model._meta
+    content_type = ContentType.objects.get_for_model(obj)
+    base = reverse(f"{site}:{opts.app_label}_{opts.model_name}_changelist")
+    return f"{base}?{urlencode({_CONTENT_TYPE_PARAM: content_type.pk, 'object_id': obj.pk})}"
+
+
+class AuditEventsLinkMixin:
+    """Add links to an object's live and archived events on its admin change page.
+
+    Put it before ``admin.ModelAdmin`` in the bases. The read-only field
+    ``audit_events_link`` is appended to ``readonly_fields``; a ModelAdmin that
+    lists ``fields`` or ``fieldsets`` itself must name it there too. It can also
+    go in ``list_display``.
+    """
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = super().get_readonly_fields(request, obj)  # type: ignore[misc]
+        return (*fields, "audit_events_link")
+
+    @admin.display(description=_("audit events"))
+    def audit_events_link(self, obj: Any) -> str:
+        """Links to the changelists of the object's events (no query on the event tables)."""
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            audit_events_url(obj),
+            _("Events"),
+            audit_events_url(obj, archived=True),
+            _("Archived events"),
+        )

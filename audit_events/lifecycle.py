@@ -1,0 +1,423 @@
+"""Rotation and archiving: days come and go as whole partitions, never row by row.
+
+``rotate`` is what cron (``manage.py rotate_audit_partitions``), Celery beat
+(``audit_events.tasks.rotate_audit_partitions``) or pg_cron run; one run:
+
+1. **repair** what an interrupted run left: finish a pending
+   ``DETACH ... CONCURRENTLY`` and attach every orphaned day table where it belongs;
+2. **create** live partitions from today to ``AUDIT_PARTITION_PREMAKE_DAYS`` ahead;
+3. **archive** live days older than ``AUDIT_ARCHIVE_AFTER_DAYS``: detach
+   concurrently, attach to the archive table (same physical table, no row copied);
+4. **expire** archive days older than ``AUDIT_ARCHIVE_RETENTION_DAYS`` (if set);
+5. **drain** the spool: events kept because their day had no partition;
+6. **analyze** the parents that changed.
+
+Steps 1-4 and 6 are planned by the SQL function ``audit_events_plan_maintenance``
+(``sql/plan_maintenance.sql``), the same one a DBA runs with ``psql \\gexec``, so
+the two paths cannot disagree. Each statement runs at top level in its own
+transaction on a dedicated autocommit connection, under a short
+``lock_timeout`` with retries, while that connection holds the table's advisory
+lock for the whole run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+
+from audit_events.conf import settings
+from audit_events.exceptions import PartitioningError
+from audit_events.locks import release_rotation_lock, retry_on_lock_timeout, try_rotation_lock
+from audit_events.partitions import table_of, utc_today
+from audit_events.spool import drain_day, forget_partitioned_days, spooled_counts
+
+__all__ = [
+    "PartitionStatus",
+    "Step",
+    "archive_older_than",
+    "days_made_ahead",
+    "partition_status",
+    "rotate",
+]
+
+logger = logging.getLogger("audit_events")
+
+_DAY = datetime.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a rotation or archive run (done, or planned with ``dry_run``).
+
+    Attributes:
+        action: ``"repair"``, ``"create"``, ``"archive"``, ``"expire"``,
+            ``"drain"`` or ``"analyze"``.
+        table: the day table (or, for ``analyze`` and ``drain``, the parent).
+        day: the UTC day concerned, ``None`` for ``analyze``.
+        detail: what the step does, in words.
+    """
+
+    action: str
+    table: str
+    day: datetime.date | None = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        day = self.day.isoformat() if self.day else "-"
+        return f"{self.action:<8}{day:<11}{self.table}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class PartitionStatus:
+    """One day table of the live or archive table (``audit_events_partition_status``).
+
+    ``state`` is ``"live"``, ``"archived"``, ``"pending"`` (a concurrent detach
+    did not finish) or ``"orphan"`` (attached to neither table).
+    """
+
+    table: str
+    parent: str | None
+    day: datetime.date
+    lower_bound: datetime.datetime
+    upper_bound: datetime.datetime
+    state: str
+    estimated_rows: int | None
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The days a run works on, computed in Python (never ``now()`` in SQL)."""
+
+    archive_before: datetime.date
+    first_day: datetime.date | None = None
+    last_day: datetime.date | None = None
+    expire_before: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class _Planned:
+    step: Step
+    statements: tuple[str, ...]
+
+
+# --- Public API -----------------------------------------------------------------
+
+
+def rotate(
+    using: str = DEFAULT_DB_ALIAS, *, today: datetime.date | None = None, dry_run: bool = False
+) -> list[Step]:
+    """Run (or with ``dry_run``, plan) one rotation of the event and archive tables.
+
+    Repairs interrupted work, premakes partitions, archives aged days, expires
+    archive days past retention, drains the spool and analyzes changed parents.
+    Safe to run at any time and to interrupt; a second run at the same time
+    raises ``RotationInProgress`` and does nothing.
+
+    Args:
+        using: the database alias.
+        today: the UTC day to count from (default: today).
+        dry_run: only return the plan; change nothing and take no lock.
+
+    Returns:
+        The steps, in the order they ran.
+
+    Raises:
+        RotationInProgress: another run holds the maintenance lock.
+        PartitioningError: a step failed (the message names it); the next run
+            repairs what this one left.
+        ImproperlyConfigured: retention is not longer than the archive age.
+    """
+    return _run(using, _rotation_window(today or utc_today()), dry_run=dry_run, drain=True)
+
+
+def archive_older_than(
+    older_than: int | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+    *,
+    today: datetime.date | None = None,
+    dry_run: bool = False,
+) -> list[Step]:
+    """Move every live day older than ``older_than`` days to the archive table.
+
+    Each day's partition is detached concurrently and attached to the archive
+    table: no row is copied, and the time does not grow with the number of rows.
+    Interrupted earlier work is repaired first. This is what
+    ``manage.py archive_audit_events`` and the Celery task
+    ``archive_old_audit_events`` run.
+
+    Args:
+        older_than: days to keep live (default ``AUDIT_ARCHIVE_AFTER_DAYS``); a day
+            is archived once all of it is more than this many days before ``today``.
+        using: the database alias.
+        today: the UTC day to count from (default: today).
+        dry_run: only return the plan; change nothing and take no lock.
+
+    Returns:
+        The steps, in the order they ran.
+
+    Raises:
+        ValueError: ``older_than`` is not a whole number of days >= 1.
+        RotationInProgress: another run holds the maintenance lock.
+        PartitioningError: a step failed (the message names it).
+    """
+    days = settings.AUDIT_ARCHIVE_AFTER_DAYS if older_than is None else _checked_days(older_than)
+    window = _Window(archive_before=(today or utc_today()) - days * _DAY)
+    return _run(using, window, dry_run=dry_run, drain=False)
+
+
+def partition_status(using: str = DEFAULT_DB_ALIAS) -> list[PartitionStatus]:
+    """Every day table of the live and archive tables, in day order, from the catalog."""
+    live, archive = _models()
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM audit_events_partition_status(%s::regclass, %s::regclass)",
+            [_regclass(using, live), _regclass(using, archive)],
+        )
+        return [PartitionStatus(*row) for row in cursor.fetchall()]
+
+
+def days_made_ahead(statuses: list[PartitionStatus], today: datetime.date | None = None) -> int:
+    """How many days after ``today`` have a live partition, counting without a gap."""
+    live_days = {s.day for s in statuses if s.state == "live"}
+    day, ahead = (today or utc_today()) + _DAY, 0
+    while day in live_days:
+        ahead, day = ahead + 1, day + _DAY
+    return ahead
+
+
+# --- Windows ----------------------------------------------------------------------
+
+
+def _rotation_window(today: datetime.date) -> _Window:
+    after = settings.AUDIT_ARCHIVE_AFTER_DAYS
+    retention = settings.AUDIT_ARCHIVE_RETENTION_DAYS
+    if retention is not None and retention <= after:
+        raise ImproperlyConfigured(
+            f"settings.AUDIT_ARCHIVE_RETENTION_DAYS ({retention}) must be greater than "
+            f"AUDIT_ARCHIVE_AFTER_DAYS ({after}): both count from the event's day, so days "
+            "would be dropped as soon as they are archived. Raise it, or set None to keep "
+            "archived days forever."
+        )
+    return _Window(
+        archive_before=today - after * _DAY,
+        first_day=today,
+        last_day=today + settings.AUDIT_PARTITION_PREMAKE_DAYS * _DAY,
+        expire_before=None if retention is None else today - retention * _DAY,
+    )
+
+
+def _checked_days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"older_than must be a whole number of days >= 1; got {value!r}")
+    return value
+
+
+# --- Running a plan -----------------------------------------------------------------
+
+
+def _run(using: str, window: _Window, *, dry_run: bool, drain: bool) -> list[Step]:
+    live, _ = _models()
+    if dry_run:
+        with connections[using].cursor() as cursor:
+            planned = _plan(cursor, using, window)
+            drains = _drain_plan(cursor, using, window) if drain else []
+        return _ordered([p.step for p in planned], drains)
+    with _maintenance_session(using, table_of(live)) as cursor:
+        planned = retry_on_lock_timeout(
+            lambda: _plan(cursor, using, window), f"plan maintenance of {table_of(live)}"
+        )
+        done = [_execute(cursor, p) for p in planned if p.step.action != "analyze"]
+        drained = _drain(cursor, using, window) if drain else []
+        analyzed = [_execute(cursor, p) for p in planned if p.step.action == "analyze"]
+    forget_partitioned_days()
+    return [*done, *drained, *analyzed]
+
+
+def _ordered(planned: list[Step], drains: list[Step]) -> list[Step]:
+    """The plan with drain steps before the final analyze steps, as they run."""
+    analyze = [s for s in planned if s.action == "analyze"]
+    return [*(s for s in planned if s.action != "analyze"), *drains, *analyze]
+
+
+def _models() -> tuple[type[models.Model], type[models.Model]]:
+    from audit_events.models import get_audit_event_archive_model, get_audit_event_model
+
+    return get_audit_event_model(), get_audit_event_archive_model()
+
+
+def _regclass(using: str, model: type[models.Model]) -> str:
+    """The table name quoted so that ``::regclass`` resolves exactly this name."""
+    return str(connections[using].ops.quote_name(table_of(model)))
+
+
+@contextmanager
+def _maintenance_session(using: str, table: str) -> Iterator[Any]:
+    """A cursor on a new autocommit connection holding the table's advisory lock.
+
+    A connection of its own, because ``DETACH ... CONCURRENTLY`` refuses to run
+    inside a transaction block, and the caller's connection may be in one.
+    """
+    wrapper = connections.create_connection(using)
+    try:
+        wrapper.ensure_connection()
+        with wrapper.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, false)",
+                [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"],
+            )
+            try_rotation_lock(cursor, table)
+            try:
+                yield cursor
+            finally:
+                release_rotation_lock(cursor, table)
+    finally:
+        wrapper.close()
+
+
+def _plan(cursor: Any, using: str, window: _Window) -> list[_Planned]:
+    live, archive = _models()
+    cursor.execute(
+        "SELECT action, table_name, day, detail, statements "
+        "FROM audit_events_plan_maintenance(%s::regclass, %s::regclass, %s, %s, %s, %s) "
+        "ORDER BY step",
+        [
+            _regclass(using, live),
+            _regclass(using, archive),
+            window.archive_before,
+            window.first_day,
+            window.last_day,
+            window.expire_before,
+        ],
+    )
+    return [
+        _Planned(Step(action, table, day, detail), tuple(statements))
+        for action, table, day, detail, statements in cursor.fetchall()
+    ]
+
+
+def _execute(cursor: Any, planned: _Planned) -> Step:
+    step = planned.step
+    for statement in planned.statements:
+        _run_statement(cursor, statement, step)
+    logger.info("audit_events: %s", step)
+    return step
+
+
+def _run_statement(cursor: Any, statement: str, step: Step) -> None:
+    """Run one planned statement at top level, retried on ``lock_timeout``.
+
+    When ``DETACH ... CONCURRENTLY`` times out while waiting for older
+    transactions, PostgreSQL has already marked the partition "pending detach";
+    the next try must then be ``DETACH ... FINALIZE``.
+    """
+    current = [statement]
+
+    def attempt() -> None:
+        cursor.execute(current[0])
+
+    def before_retry() -> None:
+        finalize = _finalize_statement(cursor, step.table)
+        if finalize and statement.endswith(" CONCURRENTLY"):
+            current[0] = finalize
+
+    try:
+        retry_on_lock_timeout(attempt, f"{step.action} {step.table}", before_retry)
+    except PartitioningError:
+        raise
+    except DatabaseError as exc:
+        raise PartitioningError(
+            f"{step.action} {step.table} failed: {exc} (statement: {current[0]})"
+        ) from exc
+
+
+def _finalize_statement(cursor: Any, table: str) -> str | None:
+    cursor.execute(
+        "SELECT format('ALTER TABLE %%s DETACH PARTITION %%s FINALIZE', "
+        "inhparent::regclass, inhrelid::regclass) "
+        "FROM pg_inherits WHERE inhrelid = %s::regclass AND inhdetachpending",
+        [table],
+    )
+    row = cursor.fetchone()
+    return str(row[0]) if row else None
+
+
+# --- Draining the spool -----------------------------------------------------------
+
+
+def _drain_target(
+    cursor: Any, using: str, window: _Window, day: datetime.date
+) -> tuple[type[models.Model], bool]:
+    """The model whose table receives spooled events of ``day``, and whether it
+    still needs a partition for that day.
+
+    The table that has the day wins; a day in neither goes to the archive when
+    it is past the archive age, else to the live table.
+    """
+    live, archive = _models()
+    for model in (live, archive):
+        cursor.execute(
+            "SELECT audit_events_partition_for_day(%s::regclass, %s) IS NOT NULL",
+            [_regclass(using, model), day],
+        )
+        if cursor.fetchone()[0]:
+            return model, False
+    return (archive if day < window.archive_before else live), True
+
+
+def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
+    live, _ = _models()
+    steps = []
+    for day, count in spooled_counts(live, using):
+        target, create = _drain_target(cursor, using, window, day)
+        creating = " (creating its partition)" if create else ""
+        steps.append(
+            Step(
+                "drain",
+                table_of(target),
+                day,
+                f"move {count} spooled events into {table_of(target)}{creating}",
+            )
+        )
+    return steps
+
+
+def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
+    live, _ = _models()
+    steps = []
+    for day, _count in spooled_counts(live, using):
+        target, create = _drain_target(cursor, using, window, day)
+        if create:
+            _create_partition(cursor, using, target, day)
+        moved = drain_day(live, target, day, using)
+        step = Step(
+            "drain", table_of(target), day, f"moved {moved} spooled events into {table_of(target)}"
+        )
+        logger.info("audit_events: %s", step)
+        steps.append(step)
+    return steps
+
+
+def _create_partition(
+    cursor: Any, using: str, model: type[models.Model], day: datetime.date
+) -> None:
+    from audit_events.models import ArchivedDay
+
+    statement = "SELECT audit_events_create_day_partition(%s::regclass, %s)"
+    retry_on_lock_timeout(
+        lambda: cursor.execute(statement, [_regclass(using, model), day]),
+        f"create partition of {table_of(model)} for {day}",
+    )
+    if model is not _models()[0]:
+        ArchivedDay.objects.using(using).update_or_create(
+            archive_table=table_of(model),
+            day=day,
+            defaults={"archived_at": datetime.datetime.now(datetime.UTC)},
+        )

@@ -1,0 +1,49 @@
+"""What the lifecycle commands share: options and the report of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, DatabaseError
+
+from audit_events.exceptions import RotationInProgress
+from audit_events.lifecycle import Step
+
+
+def add_run_arguments(parser: CommandParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="Print the plan, change nothing.")
+    parser.add_argument(
+        "--database", default=DEFAULT_DB_ALIAS, help='The database alias (default: "default").'
+    )
+
+
+def report_run(command: BaseCommand, run: Callable[[], list[Step]], dry_run: bool) -> None:
+    """Run ``run()`` and print one line per step.
+
+    Another run holding the lock is not a failure (exit status 0); any database
+    error becomes a ``CommandError`` (exit status 1) with PostgreSQL's message.
+    """
+    try:
+        steps = run()
+    except RotationInProgress as exc:
+        command.stdout.write(command.style.WARNING(f"Skipped: {exc}"))
+        return
+    except ImproperlyConfigured as exc:
+        raise CommandError(str(exc)) from exc
+    except DatabaseError as exc:
+        raise CommandError(
+            f"audit_events maintenance failed: {exc}. Nothing is lost: run the "
+            "command again; it repairs what this run left."
+        ) from exc
+    prefix = "would " if dry_run else ""
+    for step in steps:
+        command.stdout.write(f"{prefix}{step}")
+    if not steps:
+        command.stdout.write("Nothing to do.")
+
+
+def options_of(options: dict[str, Any]) -> tuple[str, bool]:
+    return options["database"], options["dry_run"]

@@ -1,0 +1,80 @@
+"""``manage.py audit_partitions``: the day tables of both event tables, and warnings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import DEFAULT_DB_ALIAS
+
+from audit_events.lifecycle import PartitionStatus, days_made_ahead, partition_status
+from audit_events.models import get_audit_event_model
+from audit_events.spool import spooled_counts
+
+#: Fewer live days made ahead than this gets a warning: rotation is not running.
+MIN_DAYS_AHEAD = 3
+
+
+class Command(BaseCommand):
+    help = (
+        "Show every partition of the event and archive tables (state, bounds, estimated "
+        "rows, size), the spool, and warn when too few days are made ahead."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--database", default=DEFAULT_DB_ALIAS, help='The database alias (default: "default").'
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        statuses = partition_status(options["database"])
+        self.stdout.write(
+            f"{'table':<48} {'state':<9} {'from (UTC)':<17} {'rows':>12} {'size':>10}"
+        )
+        for status in statuses:
+            self.stdout.write(_line(status))
+        self._report_spool(options["database"])
+        self._warn(statuses)
+
+    def _report_spool(self, using: str) -> None:
+        waiting = sum(count for _day, count in spooled_counts(get_audit_event_model(), using))
+        if waiting:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{waiting} events wait in the spool for a partition: run "
+                    "rotate_audit_partitions."
+                )
+            )
+
+    def _warn(self, statuses: list[PartitionStatus]) -> None:
+        ahead = days_made_ahead(statuses)
+        if ahead < MIN_DAYS_AHEAD:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Only {ahead} day(s) have partitions ahead of today (fewer than "
+                    f"{MIN_DAYS_AHEAD}): is rotate_audit_partitions scheduled?"
+                )
+            )
+        for status in statuses:
+            if status.state in ("pending", "orphan"):
+                self.stderr.write(
+                    self.style.WARNING(
+                        f"{status.table} is {status.state}: rotate_audit_partitions repairs it."
+                    )
+                )
+
+
+def _line(status: PartitionStatus) -> str:
+    rows = "?" if status.estimated_rows is None else f"{status.estimated_rows:,}"
+    return (
+        f"{status.table:<48} {status.state:<9} {status.lower_bound:%Y-%m-%d %H:%M} "
+        f"{rows:>12} {_size(status.size_bytes):>10}"
+    )
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1024:
+            return f"{size} {unit}"
+        size //= 1024
+    return f"{size} TB"
