@@ -109,7 +109,9 @@ def allow_changes(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         with allow_changes():
             AuditEvent.objects.filter(user_id=42).update(username="", content={})
 
-    The setting is transaction-local (``SET LOCAL``), so it ends with the block.
+    The setting is transaction-local (``SET LOCAL``) and is switched off again
+    at the end of the block, also when the block runs inside an outer
+    transaction.
     The database only honours it for a role that has the privileges of the
     table's owner (or a superuser): the application role of the two-role setup
     is still refused. Model instances stay guarded: use querysets.
@@ -120,6 +122,10 @@ def allow_changes(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("SELECT set_config(%s, 'on', true)", [_GUC])
         yield
+        # Inside an outer transaction the block is only a savepoint, and SET LOCAL
+        # lasts until the outer transaction ends: close the guard again explicitly.
+        # (On an exception, rolling back to the savepoint undoes the SET anyway.)
+        cursor.execute("SELECT set_config(%s, 'off', true)", [_GUC])
 
 
 def is_guarded(model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -37,6 +37,7 @@ from audit_events.exceptions import PartitioningError
 from audit_events.locks import release_rotation_lock, retry_on_lock_timeout, try_rotation_lock
 from audit_events.partitions import table_of, utc_today
 from audit_events.spool import drain_day, forget_partitioned_days, spooled_counts
+from audit_events.tamper import forget_day_digest, record_missing_digests
 
 __all__ = [
     "PartitionStatus",
@@ -58,7 +59,8 @@ class Step:
 
     Attributes:
         action: ``"repair"``, ``"create"``, ``"archive"``, ``"expire"``,
-            ``"drain"`` or ``"analyze"``.
+            ``"drain"``, ``"analyze"`` or ``"digest"`` (tamper evidence of an
+            archived day, see ``audit_events.tamper``).
         table: the day table (or, for ``analyze`` and ``drain``, the parent).
         day: the UTC day concerned, ``None`` for ``analyze``.
         detail: what the step does, in words.
@@ -237,8 +239,9 @@ def _run(using: str, window: _Window, *, dry_run: bool, drain: bool) -> list[Ste
         done = [_execute(cursor, p) for p in planned if p.step.action != "analyze"]
         drained = _drain(cursor, using, window) if drain else []
         analyzed = [_execute(cursor, p) for p in planned if p.step.action == "analyze"]
+        digested = _record_digests(using)
     forget_partitioned_days()
-    return [*done, *drained, *analyzed]
+    return [*done, *drained, *analyzed, *digested]
 
 
 def _ordered(planned: list[Step], drains: list[Step]) -> list[Step]:
@@ -349,6 +352,13 @@ def _finalize_statement(cursor: Any, table: str) -> str | None:
     return str(row[0]) if row else None
 
 
+def _record_digests(using: str) -> list[Step]:
+    """Digest archived days that have none yet (reads whole days: after the moves)."""
+    archive = table_of(_models()[1])
+    return [Step("digest", archive, day, "record row count and digest")
+            for day in record_missing_digests(using)]
+
+
 # --- Draining the spool -----------------------------------------------------------
 
 
@@ -397,6 +407,8 @@ def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
         if create:
             _create_partition(cursor, using, target, day)
         moved = drain_day(live, target, day, using)
+        if target is not live:  # late events changed an archived day: digest it again
+            forget_day_digest(target, day, using)
         step = Step(
             "drain", table_of(target), day, f"moved {moved} spooled events into {table_of(target)}"
         )
