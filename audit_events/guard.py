@@ -25,10 +25,17 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, migrations, models, transaction
 from psycopg import sql
 
-__all__ = ["GUARD_FILES", "ROW_TRIGGER", "AppendOnly", "allow_changes"]
+__all__ = [
+    "GUARD_FILES",
+    "ROW_TRIGGER",
+    "AppendOnly",
+    "allow_changes",
+    "grant_app_role",
+    "is_guarded",
+]
 
 #: The SQL files of the guard (installed by migration 0002, after 0001's files).
-GUARD_FILES = ("append_only_guard.sql",)
+GUARD_FILES = ("append_only_guard.sql", "grant_app_role.sql")
 #: Name of the row trigger (cloned by PostgreSQL onto every partition).
 ROW_TRIGGER = "audit_events_append_only"
 _GUC = "audit_events.allow_changes"
@@ -136,3 +143,38 @@ def is_guarded(model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> bool
             [connections[using].ops.quote_name(model._meta.db_table), ROW_TRIGGER],
         )
         return bool(cursor.fetchone()[0])
+
+
+def grant_app_role(role: str, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Give the application role only INSERT and SELECT on the audit tables.
+
+    Runs ``sql/grant_app_role.sql`` for the active live and archive models, their
+    spool and the ``ArchivedDay`` ledger. Run it as the maintenance role (the
+    owner of the tables), e.g. on a ``DATABASES`` alias that connects as it.
+
+    Args:
+        role: the name of the role the application connects as.
+        using: the database alias (connected as the tables' owner).
+
+    Raises:
+        django.db.ProgrammingError: the role does not exist, or the current
+            role may not grant on the tables.
+    """
+    from audit_events.models import (
+        ArchivedDay,
+        get_audit_event_archive_model,
+        get_audit_event_model,
+    )
+    from audit_events.spool import spool_table
+
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    live, archive = get_audit_event_model(), get_audit_event_archive_model()
+    tables = [live._meta.db_table, archive._meta.db_table, spool_table(live),
+              ArchivedDay._meta.db_table]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT audit_events_grant_app_role(%s::regrole, %s::regclass, %s::regclass, "
+            "%s::regclass, %s::regclass)",
+            [quote(role), *(quote(t) for t in tables)],
+        )
