@@ -13,6 +13,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",  # admin CSS/JS for the live-server browser test
     "audit_events",
     "tests.testapp",
+    "tests.hostileapp",  # table names that try SQL injection (tests/test_injection.py)
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
