@@ -34,7 +34,8 @@ def test_demo_records_rotates_and_archives(audit_pg_server):
             connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("audit_events_auditevent", "audit_events_archivedauditevent")
         )
-        spooled = connection.execute("SELECT count(*) FROM audit_events_auditevent_spool").fetchone()[0]
+        spool_query = "SELECT count(*) FROM audit_events_auditevent_spool"
+        spooled = connection.execute(spool_query).fetchone()[0]
     # 94 days x 2 history events, 3 request events, 1 spooled old event: all somewhere, once.
     assert live + archived + spooled == 94 * 2 + 3 + 1
     assert archived >= 2 * 2 + 1 and spooled == 0
