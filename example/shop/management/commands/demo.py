@@ -68,7 +68,10 @@ class Command(BaseCommand):
             start, _ = day_bounds(first + datetime.timedelta(days=offset))
             for _ in range(events_per_day):
                 event = context.new_event()
-                event.content_object = randomizer.choice(products)
+                product = randomizer.choice(products)
+                event.content_object = product
+                event.url = f"https://shop.example/products/{product.pk}/"
+                event.remote_addr = f"192.0.2.{randomizer.randrange(1, 255)}"
                 event.timestamp = start + datetime.timedelta(seconds=randomizer.randrange(86_400))
                 event.user = user
                 event.username = user.get_username()
