@@ -124,7 +124,7 @@ class _CopyWriter:
         self.timestamp_field = model._meta.get_field("timestamp")
         self.statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
             table=sql.Identifier(table_of(model)),
-            columns=sql.SQL(", ").join(sql.Identifier(f.column) for f in self.fields),
+            columns=sql.SQL(", ").join([sql.Identifier(str(f.column)) for f in self.fields]),
         )
 
     def day_of(self, event: AbstractAuditEvent) -> datetime.date:
@@ -141,7 +141,7 @@ class _CopyWriter:
         return [f.get_db_prep_save(f.pre_save(event, True), connection) for f in self.fields]
 
     def write(self, events: Sequence[AbstractAuditEvent]) -> None:
-        """Copy ``events`` (all of one day) in a savepoint; spool them if the day has no partition."""
+        """Copy ``events`` (one day) in a savepoint; spool them if the day has no partition."""
         rows = [self.row(event) for event in events]
         try:
             self._copy(rows)
