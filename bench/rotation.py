@@ -1,0 +1,6 @@
+"""stub"""
+NAME = "rotation"
+
+
+def run(run):
+    return []
