@@ -11,8 +11,8 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from importlib import import_module
+from pathlib import Path
 
 from bench import db, report
 from bench.measure import Result

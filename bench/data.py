@@ -26,7 +26,8 @@ COLUMNS = ("id", "timestamp", "user_id", "username", "remote_addr", "url", "quer
 
 # g is the row number; bounds, step and counts come in as parameters.
 _GENERATED = sql.SQL(
-    "SELECT gen_random_uuid(), %(start)s::timestamptz + (g::bigint * %(step)s::bigint) * interval '1 microsecond',"
+    "SELECT gen_random_uuid(),"
+    " %(start)s::timestamptz + (g::bigint * %(step)s::bigint) * interval '1 microsecond',"
     " mod(g, %(users)s) + 1, 'user' || mod(g, %(users)s), '192.0.2.1'::inet,"
     " '/things/' || mod(g, %(objects)s) || '/', '{}', '{}', '{}', %(content_type)s,"
     " mod(g, %(objects)s)::text, jsonb_build_object('action', 'updated', 'n', g)"

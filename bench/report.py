@@ -23,7 +23,7 @@ _SERVER_SETTINGS = ("shared_buffers", "work_mem", "fsync", "synchronous_commit",
 def _number(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
-    if value == 0 or abs(value) >= 100:
+    if value == 0 or abs(value) >= 100 or (not unit and float(value).is_integer()):
         text = f"{value:,.0f}"
     elif abs(value) >= 10:
         text = f"{value:.1f}"
