@@ -5,10 +5,11 @@ On identical generated days of 10k, 100k and 1M rows, our archive
 attach it to the archive table, no row copied) is timed against the original
 package's method done as well as SQL allows: ``INSERT ... SELECT`` into the
 archive and ``DELETE`` from the live table, in one transaction (the original
-did it row by row through the ORM, far slower still). While the largest day
-is archived, a writer inserts events into today's partition without pause; the
-slowest insert overlapping each archive is reported beside the slowest insert
-of the writer's idle lead-in.
+did it row by row through the ORM, far slower still). While each day is
+archived, a writer inserts events into today's partition without pause (so
+every size is measured under the same load); the slowest insert overlapping
+the archives of the largest day is reported beside the slowest insert of the
+writer's idle lead-in.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from psycopg import sql
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
 from audit_events.partitions import create_day_partitions, day_bounds, list_partitions, utc_today
 from bench import data
-from bench.measure import Result, median, median_ratio, skipped, timed
+from bench.measure import Result, median, median_ratio, skipped
 from bench.run import Run
 
 NAME = "archive"
@@ -135,25 +136,25 @@ class _Days:
         return pair
 
 
-def _one_size(run: Run, days: _Days, rows: int, watch_url: str | None,
+def _one_size(run: Run, days: _Days, rows: int, url: str,
               available: bool) -> dict[str, list[float]]:
     live, archive = get_audit_event_model(), get_audit_event_archive_model()
     series: dict[str, list[float]] = {k: [] for k in ("ours", "copy", "ours_wait", "copy_wait",
                                                        "idle_wait")}
     for _ in range(run.repeat if rows < 1_000_000 else min(run.repeat, 3)):
         ours_day, copy_day = days.next()
-        data.fill_day(live, ours_day, rows)
-        data.fill_day(live, copy_day, rows)
-        create_day_partitions(archive, copy_day, copy_day)
         steps: list[tuple[str, Callable[[], object]]] = [
             ("copy", lambda d=copy_day: copy_archive(d))]
         if available:
             steps.insert(0, ("ours", lambda d=ours_day: archive_day(d)))
         for key, work in steps:
-            if watch_url is None:
-                series[key].append(timed(work))
-                continue
-            seconds, worst, idle = _watched(watch_url, work)
+            # Each day is generated just before it is archived, so that the live
+            # table holds the same other data whichever method runs.
+            day = ours_day if key == "ours" else copy_day
+            data.fill_day(live, day, rows)
+            if key == "copy":
+                create_day_partitions(archive, day, day)
+            seconds, worst, idle = _watched(url, work)
             series[key].append(seconds)
             series[f"{key}_wait"].append(worst)
             series["idle_wait"].append(idle)
@@ -208,7 +209,8 @@ def run(run: Run) -> list[Result]:
     days = _Days()
     by_size: dict[int, dict[str, list[float]]] = {}
     for rows in sizes:
-        by_size[rows] = _one_size(run, days, rows, url if rows == sizes[-1] else None, available)
+        # Every size runs with the writer, so that sizes are compared under the same load.
+        by_size[rows] = _one_size(run, days, rows, url, available)
     results = [r for rows in sizes for r in _size_results(rows, by_size[rows])]
     return [*results, *_scaling(sizes, by_size), *_waits(sizes[-1], by_size[sizes[-1]])]
 

@@ -17,13 +17,10 @@ from collections.abc import Callable
 
 
 def _action(name: str, argv: list[str]) -> Callable[[], object]:
-    from audit_events.models import get_audit_event_archive_model, get_audit_event_model
     from bench import archive, rotation
 
     if name == "status":
-        status = rotation.status_function()[1]
-        return lambda: [status(m) for m in (get_audit_event_model(),
-                                            get_audit_event_archive_model())]
+        return rotation.status_function()[1]
     if name == "archive":
         day = datetime.date.fromisoformat(argv[0])
         return lambda: archive.archive_day(day)
