@@ -163,3 +163,21 @@ def test_bulk_create_writes_the_day_it_is_given_in_utc():
 
     assert AuditEvent.objects.get().timestamp == timestamp
     assert _spooled_ids() == set()
+
+
+def test_bulk_create_converts_values_as_save_does():
+    """Values that need Django's conversion get it (IPv6 normalised, non-dict JSON)."""
+    article = Article.objects.create(title="a")
+    saved = AuditEvent(content_object=article, remote_addr="2001:0DB8:0000::0001",
+                       content=["a", decimal.Decimal("2.5")])
+    copied = AuditEvent(content_object=article, remote_addr="2001:0DB8:0000::0001",
+                        content=["a", decimal.Decimal("2.5")])
+    saved.save()
+
+    bulk_create_events([copied])
+
+    rows = {e.pk: e for e in AuditEvent.objects.all()}
+    fields = ("remote_addr", "content")
+    assert [getattr(rows[copied.pk], f) for f in fields] == [
+        getattr(rows[saved.pk], f) for f in fields]
+    assert rows[copied.pk].remote_addr == "2001:db8::1"
