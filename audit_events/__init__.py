@@ -20,6 +20,7 @@ _LAZY = {
     "AuditEvent": "audit_events.models",
     "PartitionByDay": "audit_events.operations",
     "PartitioningError": "audit_events.exceptions",
+    "bulk_create_events": "audit_events.bulk",
     "create_day_partitions": "audit_events.partitions",
     "get_audit_event_archive_model": "audit_events.models",
     "get_audit_event_model": "audit_events.models",
