@@ -31,6 +31,7 @@ from psycopg import sql
 from audit_events import spool
 from audit_events.models import AbstractArchivedAuditEvent, AbstractAuditEvent
 from audit_events.partitions import table_of
+from audit_events.rows import converter
 
 __all__ = ["DEFAULT_BATCH_SIZE", "bulk_create_events"]
 
@@ -116,66 +117,6 @@ def _by_day(events: list[E], writer: _CopyWriter) -> Iterator[tuple[datetime.dat
     yield from groups.items()
 
 
-# Field classes (exactly these, not subclasses) for which Django's conversion of a
-# value of the given Python type is the value itself on PostgreSQL: such values
-# go to COPY as they are. Any other field or value takes Django's own path.
-_AS_IS: dict[type[Field[Any, Any]], tuple[type, ...]] = {
-    models.CharField: (str,),
-    models.TextField: (str,),
-    models.UUIDField: (uuid.UUID,),
-    models.IntegerField: (int,),
-    models.BigIntegerField: (int,),
-    models.AutoField: (int,),
-    models.BigAutoField: (int,),
-}
-
-Converter = Callable[[AbstractAuditEvent], Any]
-
-
-def _converter(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> Converter:
-    """How to turn an event into ``field``'s COPY value, as ``Model.save()`` would.
-
-    Django's ``pre_save`` + ``get_db_prep_save`` cost about a microsecond per
-    field and row, as much as COPY itself; most values need neither.
-    """
-    attname = field.attname
-
-    def django_path(event: AbstractAuditEvent) -> Any:
-        return field.get_db_prep_save(field.pre_save(event, True), connection)
-
-    if isinstance(field, models.DateField) and (field.auto_now or field.auto_now_add):
-        return django_path
-    if type(field).pre_save is not Field.pre_save and not isinstance(field, models.DateField):
-        return django_path
-    target = field.target_field if isinstance(field, models.ForeignKey) else field
-    as_is = _AS_IS.get(type(target), ())
-    if type(field) is models.DateTimeField:
-        as_is = (datetime.datetime,)  # aware: day_of() has refused naive timestamps
-    if type(field) is models.JSONField:
-        return _json_converter(field, django_path)
-
-    def fast_path(event: AbstractAuditEvent) -> Any:
-        value = getattr(event, attname)
-        if (value is None and field.null) or type(value) in as_is:
-            return value
-        return django_path(event)
-
-    return fast_path
-
-
-def _json_converter(field: models.JSONField, django_path: Converter) -> Converter:
-    attname, encoder = field.attname, field.encoder
-
-    def convert(event: AbstractAuditEvent) -> Any:
-        value = getattr(event, attname)
-        if type(value) is dict:
-            # What Django's Jsonb adapter would send, as text COPY reads it.
-            return json.dumps(value, cls=encoder)
-        return django_path(event)
-
-    return convert
-
-
 class _CopyWriter:
     """Turns events into rows and copies them into one model's table."""
 
@@ -184,7 +125,7 @@ class _CopyWriter:
         self.connection = connection
         self.fields: list[Field[Any, Any]] = list(model._meta.concrete_fields)
         self.timestamp_field = model._meta.get_field("timestamp")
-        self.converters = [_converter(f, connection) for f in self.fields]
+        self.converters = [converter(f, connection) for f in self.fields]
         self.statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
             table=sql.Identifier(table_of(model)),
             columns=sql.SQL(", ").join([sql.Identifier(str(f.column)) for f in self.fields]),

@@ -42,6 +42,8 @@ from audit_events.partitions import (
     utc_today,
 )
 
+from audit_events.rows import can_insert_directly, insert_event
+
 __all__ = [
     "create_spool_table",
     "drain_spool",
@@ -72,13 +74,21 @@ def save_event(event: models.Model, save: Callable[..., None], *args: Any, **kwa
     if not event._state.adding:
         save(*args, **kwargs)
         return
-    using = kwargs.get("using") or router.db_for_write(type(event), instance=event)
-    if _day_is_safe(type(event), using, event.timestamp):  # type: ignore[attr-defined]
-        save(*args, **kwargs)
+    model = type(event)
+    using = kwargs.get("using") or router.db_for_write(model, instance=event)
+
+    def write() -> None:
+        if can_insert_directly(model, args, kwargs):
+            insert_event(event, using)
+        else:
+            save(*args, **kwargs)
+
+    if _day_is_safe(model, using, event.timestamp):  # type: ignore[attr-defined]
+        write()
         return
     try:
         with transaction.atomic(using=using):
-            save(*args, **kwargs)
+            write()
     except IntegrityError as exc:
         if not is_missing_partition_error(exc):
             raise

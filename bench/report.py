@@ -125,8 +125,11 @@ def write_docs(path: Path, section: str) -> None:
     """Replace the generated section of ``path`` with ``section``.
 
     Raises:
-        ValueError: ``path`` lacks the begin/end markers.
+        ValueError: ``path`` exists but lacks the begin/end markers.
     """
+    if not path.exists():
+        path.write_text(section + "\n")
+        return
     text = path.read_text()
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
