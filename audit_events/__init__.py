@@ -22,9 +22,13 @@ _LAZY = {
     "AuditEvent": "audit_events.models",
     "PartitionByDay": "audit_events.operations",
     "PartitioningError": "audit_events.exceptions",
+    "RotationInProgress": "audit_events.exceptions",
+    "archive_older_than": "audit_events.lifecycle",
+    "bulk_create_events": "audit_events.bulk",
     "create_day_partitions": "audit_events.partitions",
     "get_audit_event_archive_model": "audit_events.models",
     "get_audit_event_model": "audit_events.models",
+    "rotate": "audit_events.lifecycle",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -19,7 +19,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from audit_events import capture
-from audit_events.encoding import check_encodable, clean_text
+from audit_events.encoding import clean_text
 from audit_events.utils import get_client_ip_resolver, normalize_ip
 
 __all__ = ["AuditContext"]
@@ -212,9 +212,9 @@ class AuditContext:
         event = model(
             url=self.url,
             remote_addr=self.remote_addr,
-            query_params=copy.deepcopy(self.query_params),
-            post_data=copy.deepcopy(self.post_data),
-            headers=copy.deepcopy(self.headers),
+            query_params=_copy_content(self.query_params),
+            post_data=_copy_content(self.post_data),
+            headers=_copy_content(self.headers),
             content=_copy_content(self.extra_data),
             username=_fit(model, "username", self.username),
         )
@@ -242,7 +242,8 @@ class AuditContext:
         _check_content_object(content_object)
         event = self.new_event()
         event.content.update(content)  # type: ignore[attr-defined]
-        check_encodable(event.content)  # type: ignore[attr-defined]
+        # No separate encodability check: save() encodes the content before
+        # anything is sent, and AuditJSONEncoder's TypeError names the key.
         event.content_object = content_object  # type: ignore[attr-defined]
         event.save()
         return event
@@ -325,6 +326,8 @@ class AuditContext:
 
 
 def _copy_content(data: dict[str, Any]) -> dict[str, Any]:
+    if not data:
+        return {}
     # A value that cannot be deep-copied (a lock, a connection) cannot be
     # encoded either; keep it so that encoding names its key.
     try:

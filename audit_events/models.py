@@ -175,12 +175,16 @@ class ArchivedAuditEventQuerySet(models.QuerySet):  # type: ignore[type-arg]
     """Queryset of archived events, each annotated with ``archive_timestamp``."""
 
     def with_archive_timestamp(self) -> ArchivedAuditEventQuerySet:
-        return self.annotate(archive_timestamp=archive_timestamp_of_day(self.model))
+        annotated: ArchivedAuditEventQuerySet = self.annotate(
+            archive_timestamp=archive_timestamp_of_day(self.model)
+        )
+        return annotated
 
 
 class ArchivedAuditEventManager(models.Manager.from_queryset(ArchivedAuditEventQuerySet)):  # type: ignore[misc]
     def get_queryset(self) -> ArchivedAuditEventQuerySet:
-        return super().get_queryset().with_archive_timestamp()  # type: ignore[no-any-return]
+        queryset: ArchivedAuditEventQuerySet = super().get_queryset()
+        return queryset.with_archive_timestamp()
 
 
 class AbstractArchivedAuditEvent(AbstractAuditEvent):

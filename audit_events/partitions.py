@@ -232,15 +232,27 @@ def _index_statements(table: str, column: dict[str, sql.Identifier]) -> list[sql
     ]
 
 
+def column_of(model: type[models.Model], field_name: str = "pk") -> str:
+    """The database column of ``model``'s field ``field_name`` (``"pk"``: the primary key)."""
+    field = model._meta.pk if field_name == "pk" else model._meta.get_field(field_name)
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):
+        raise PartitioningError(f"{model._meta.label}.{field_name} has no database column.")
+    return column
+
+
+def db_type_of(field: Any, connection: BaseDatabaseWrapper) -> str:
+    """The PostgreSQL type of ``field``'s column (e.g. ``uuid``, ``jsonb``)."""
+    db_type = field.db_type(connection)
+    if not isinstance(db_type, str):
+        raise PartitioningError(f"{field} has no database column type.")
+    return db_type
+
+
 def _column_identifiers(model: type[models.Model]) -> dict[str, sql.Identifier]:
-    opts = model._meta
-    return {
-        "id": sql.Identifier(opts.pk.column),
-        "timestamp": sql.Identifier(opts.get_field("timestamp").column),
-        "content_type_id": sql.Identifier(opts.get_field("content_type").column),
-        "object_id": sql.Identifier(opts.get_field("object_id").column),
-        "user_id": sql.Identifier(opts.get_field("user").column),
-    }
+    names = {"id": "pk", "timestamp": "timestamp", "content_type_id": "content_type",
+             "object_id": "object_id", "user_id": "user"}
+    return {key: sql.Identifier(column_of(model, name)) for key, name in names.items()}
 
 
 def short_name(table: str, suffix: str) -> str:

@@ -32,7 +32,17 @@ from django.db.models.signals import post_save
 from django.db.utils import IntegrityError
 from psycopg import sql
 
-from audit_events.partitions import day_bounds, list_partitions, short_name, table_of, utc_today
+from audit_events.partitions import (
+    column_of,
+    day_bounds,
+    db_type_of,
+    list_partitions,
+    short_name,
+    table_of,
+    utc_today,
+)
+
+from audit_events.rows import can_insert_directly, insert_event
 
 __all__ = [
     "create_spool_table",
@@ -64,13 +74,21 @@ def save_event(event: models.Model, save: Callable[..., None], *args: Any, **kwa
     if not event._state.adding:
         save(*args, **kwargs)
         return
-    using = kwargs.get("using") or router.db_for_write(type(event), instance=event)
-    if _day_is_safe(type(event), using, event.timestamp):  # type: ignore[attr-defined]
-        save(*args, **kwargs)
+    model = type(event)
+    using = kwargs.get("using") or router.db_for_write(model, instance=event)
+
+    def write() -> None:
+        if can_insert_directly(model, args, kwargs):
+            insert_event(event, using)
+        else:
+            save(*args, **kwargs)
+
+    if _day_is_safe(model, using, event.timestamp):  # type: ignore[attr-defined]
+        write()
         return
     try:
         with transaction.atomic(using=using):
-            save(*args, **kwargs)
+            write()
     except IntegrityError as exc:
         if not is_missing_partition_error(exc):
             raise
@@ -123,18 +141,24 @@ def _spool_event(event: models.Model, using: str) -> None:
     # Each value is cast to its column's type before to_jsonb(), so that
     # jsonb_populate_record() gives back exactly the value PostgreSQL would store.
     columns = sql.SQL(", ").join(
-        sql.SQL("{}::{} AS {}").format(
-            sql.Placeholder(), sql.SQL(f.db_type(connection)), sql.Identifier(f.column)
+        sql.Composed(
+            [
+                sql.SQL("{}::{} AS {}").format(
+                    sql.Placeholder(),
+                    sql.SQL(db_type_of(f, connection)),
+                    sql.Identifier(str(f.column)),
+                )
+                for f in fields
+            ]
         )
-        for f in fields
     )
     query = sql.SQL(
         "INSERT INTO {spool} (id, timestamp, row) SELECT r.{pk}, r.{ts}, to_jsonb(r) "
         "FROM (SELECT {columns}) AS r"
     ).format(
         spool=sql.Identifier(spool_table(model)),
-        pk=sql.Identifier(model._meta.pk.column),
-        ts=sql.Identifier(model._meta.get_field("timestamp").column),
+        pk=sql.Identifier(column_of(model)),
+        ts=sql.Identifier(column_of(model, "timestamp")),
         columns=columns,
     )
     values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
@@ -145,11 +169,11 @@ def _spool_event(event: models.Model, using: str) -> None:
     forget_partitioned_days()
     logger.warning(
         "audit_events: no partition for %s of %s; event %s kept in %s until rotation",
-        event.timestamp,
+        getattr(event, "timestamp", None),
         model._meta.label,
         event.pk,
         spool_table(model),
-    )  # type: ignore[attr-defined]
+    )
     post_save.send(
         sender=model, instance=event, created=True, update_fields=None, raw=False, using=using
     )
@@ -223,7 +247,7 @@ def create_spool_table(schema_editor: Any, model: type[models.Model]) -> None:
         "spooled_at timestamptz NOT NULL DEFAULT now(), row jsonb NOT NULL)"
     ).format(
         spool=sql.Identifier(spool_table(model)),
-        pk_type=sql.SQL(model._meta.pk.db_type(connection)),
+        pk_type=sql.SQL(db_type_of(model._meta.pk, connection)),
     )
     schema_editor.execute(statement.as_string(connection.connection))
 

@@ -65,9 +65,9 @@ def test_archive_command_archives_days_older_than_the_option():
     today = utc_today()
     create_day_partitions(AuditEvent, today - 40 * DAY, today - 29 * DAY)
     out, _ = _run("archive_audit_events", "--older-than", "35")
-    assert [line.split()[0] for line in out.splitlines()] == (
-        ["archive"] * 5 + ["analyze"] + ["digest"] * 5  # digests: see audit_events.tamper
-    )
+    # The moves, then the digest of each archived day (tamper evidence, read after the
+    # moves); ANALYZE (whose cost grows with the data) is left to the rotation.
+    assert [line.split()[0] for line in out.splitlines()] == ["archive"] * 5 + ["digest"] * 5
     assert sorted(d for s, d in states().values() if s == "archived") == [
         today - n * DAY for n in range(40, 35, -1)
     ]

@@ -53,7 +53,8 @@ def test_swapped_model_stores_its_own_fields():
     event = TenantEvent(content_object=article, tenant="acme", content={"done": True})
     event.save()
     stored = TenantEvent.objects.get(pk=event.pk)
-    assert (stored.tenant, stored.content, stored.content_object) == ("acme", {"done": True}, article)
+    assert (stored.tenant, stored.content) == ("acme", {"done": True})
+    assert stored.content_object == article
 
 
 def test_swapped_archive_table_accepts_partitions():

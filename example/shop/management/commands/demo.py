@@ -9,15 +9,13 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import connection
 from django.test import Client
-from psycopg import sql
 
 from audit_events import AuditContext, create_day_partitions
 from audit_events.lifecycle import rotate
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
 from audit_events.partitions import day_bounds, list_partitions, utc_today
-from audit_events.spool import spool_table
+from audit_events.spool import spooled_counts
 from shop.models import Product
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo"
@@ -70,7 +68,10 @@ class Command(BaseCommand):
             start, _ = day_bounds(first + datetime.timedelta(days=offset))
             for _ in range(events_per_day):
                 event = context.new_event()
-                event.content_object = randomizer.choice(products)
+                product = randomizer.choice(products)
+                event.content_object = product
+                event.url = f"https://shop.example/products/{product.pk}/"
+                event.remote_addr = f"192.0.2.{randomizer.randrange(1, 255)}"
                 event.timestamp = start + datetime.timedelta(seconds=randomizer.randrange(86_400))
                 event.user = user
                 event.username = user.get_username()
@@ -109,11 +110,8 @@ class Command(BaseCommand):
             span = f"{parts[0].day} .. {parts[-1].day}" if parts else "-"
             self.stdout.write(f"  {model._meta.db_table:<34} {len(parts):>4} day partitions "
                               f"{count:>7} events   days {span}")
-        with connection.cursor() as cursor:
-            cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(spool_table(get_audit_event_model()))).as_string(
-                    connection.connection))
-            self.stdout.write(f"  {'spool (no partition yet)':<34} {cursor.fetchone()[0]:>24} events")
+        spooled = sum(count for _, count in spooled_counts(get_audit_event_model(), "default"))
+        self.stdout.write(f"  {'spool (no partition yet)':<34} {spooled:>24} events")
 
     def show_captured_request(self):
         event = get_audit_event_model().objects.filter(url__contains="/buy/").latest()

@@ -1,0 +1,35 @@
+"""Django settings for the benchmarks.
+
+The database is filled in by ``bench.db.configure_django`` (a throwaway
+database on the embedded server or on ``DATABASE_URL``). ``DEBUG`` stays off:
+with it, Django keeps every query in memory and the write path would measure
+that too.
+"""
+
+SECRET_KEY = "audit-events-bench-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ALLOWED_HOSTS = ["testserver"]
+ROOT_URLCONF = "bench.urls"
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "audit_events",
+]
+#: What every request goes through, with or without auditing.
+BASE_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+AUDIT_MIDDLEWARE = "audit_events.middleware.AuditEventsMiddleware"
+MIDDLEWARE = [*BASE_MIDDLEWARE, AUDIT_MIDDLEWARE]
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "unset"}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"audit_events": {"handlers": ["console"], "level": "WARNING"}},
+}

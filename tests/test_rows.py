@@ -1,0 +1,67 @@
+"""save() of a new event uses a prepared single-row INSERT with Django's semantics."""
+
+import datetime
+import decimal
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_save, pre_save
+from django.forms.models import model_to_dict
+
+from audit_events.models import AuditEvent
+from tests.testapp.models import Article
+
+pytestmark = pytest.mark.django_db
+
+CONTENT = {"when": datetime.date(2026, 1, 2), "price": decimal.Decimal("1.50"),
+           "ref": uuid.UUID(int=7), "nested": {"list": [1, "two", None]}}
+
+
+def stored(event):
+    row = model_to_dict(AuditEvent.objects.get(pk=event.pk))
+    return {key: value for key, value in row.items() if key != "id"}
+
+
+def test_direct_insert_stores_what_djangos_insert_stores():
+    article = Article.objects.create(title="same row")
+    user = get_user_model().objects.create(username="ann")
+    fields = dict(content_object=article, user=user, username="ann", url="/x?y=1",
+                  remote_addr="2001:db8::1", headers={"User-Agent": "t"}, content=CONTENT)
+    direct = AuditEvent(**fields)
+    direct.save()  # the direct INSERT
+    through_django = AuditEvent(**fields, timestamp=direct.timestamp)
+    through_django.save(force_insert=True)  # any other argument takes Django's own path
+    assert stored(direct) == stored(through_django)
+    assert stored(direct)["content"] == {"when": "2026-01-02", "price": "1.50",
+                                         "ref": str(uuid.UUID(int=7)),
+                                         "nested": {"list": [1, "two", None]}}
+
+
+def test_direct_insert_sends_save_signals_and_marks_the_instance_saved():
+    seen = []
+
+    def on_pre_save(sender, instance, **kwargs):
+        seen.append(("pre", instance._state.adding))
+
+    def on_post_save(sender, instance, created, **kwargs):
+        seen.append(("post", created, instance._state.adding))
+
+    pre_save.connect(on_pre_save, sender=AuditEvent)
+    post_save.connect(on_post_save, sender=AuditEvent)
+    try:
+        event = AuditEvent(content_object=Article.objects.create(title="signals"))
+        event.save()
+    finally:
+        pre_save.disconnect(on_pre_save, sender=AuditEvent)
+        post_save.disconnect(on_post_save, sender=AuditEvent)
+    assert seen == [("pre", True), ("post", True, False)]
+    assert event._state.db == "default"
+
+
+def test_unencodable_content_names_its_key_and_writes_nothing():
+    event = AuditEvent(content_object=Article.objects.create(title="bad"),
+                       content={"ok": 1, "bad": {"inner": object()}})
+    with pytest.raises(TypeError, match="bad.inner"):
+        event.save()
+    assert not AuditEvent.objects.exists()
