@@ -20,6 +20,7 @@ left out (see ``capture_safely``).
 from __future__ import annotations
 
 import json
+import math
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -227,12 +228,26 @@ def _capture_form(request: HttpRequest) -> dict[str, Any]:
     return mask_querydict(request.POST)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def _capture_json(request: HttpRequest) -> dict[str, Any]:
     if _body_unreadable(request):
         return _omitted("stream already read")
     try:
-        data = json.loads(request.body.decode(request.encoding or "utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        # NaN, Infinity and 1e999 parse in Python but are not JSON, and jsonb
+        # refuses them; a deeply nested body exhausts the parser's recursion.
+        data = json.loads(request.body.decode(request.encoding or "utf-8"),
+                          parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return _omitted("invalid JSON")
     masked = mask_json(data)
     return masked if isinstance(masked, dict) else {"_json": masked}

@@ -18,6 +18,7 @@ Two PostgreSQL facts shape the rest:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -85,10 +86,16 @@ class AuditJSONEncoder(DjangoJSONEncoder):
     ``TypeError`` that names the key holding it.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # JSON has no NaN or Infinity and PostgreSQL's jsonb refuses them ("Token
+        # "NaN" is invalid"): refuse them here, before anything is sent.
+        kwargs["allow_nan"] = False
+        super().__init__(*args, **kwargs)
+
     def encode(self, o: Any) -> str:
         try:
             text = super().encode(o)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             path = _unencodable_path(o, self)
             if path is None:
                 raise
@@ -128,6 +135,8 @@ def _unencodable_path(value: Any, encoder: json.JSONEncoder, path: str = "") -> 
             if found is not None:
                 return found
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "<root>"
     if isinstance(value, (str, int, float, bool)) or value is None:
         return None
     try:
