@@ -16,3 +16,6 @@ DATABASES = {
         **json.loads(os.environ["AUDIT_TEST_DATABASE"]),
     }
 }
+
+# Extra settings for this process, e.g. '{"AUDIT_LOCK_TIMEOUT_MS": 60000}'.
+globals().update(json.loads(os.environ.get("AUDIT_TEST_SETTINGS", "{}")))

@@ -1,0 +1,178 @@
+"""Helpers of the fault-injection and soak tests: processes, kills, and the final count.
+
+Rotation and writers run as separate processes (as cron and web workers do),
+each with its own connections, through ``tests.processes``. A rotation process
+can be told to SIGKILL itself after its Nth logged step (``AUDIT_KILL_AFTER``),
+or right after its first ``DETACH ... CONCURRENTLY`` (``AUDIT_KILL_AFTER_DETACH``):
+a test-side hook, no hook in the library.
+"""
+
+from __future__ import annotations
+
+import collections
+import subprocess
+import time
+import uuid
+
+from django.db import connection
+from psycopg import sql
+
+from audit_events.lifecycle import partition_status
+from audit_events.models import ArchivedAuditEvent, AuditEvent
+from audit_events.spool import spool_table
+from tests.processes import ROOT, process_env, python_command
+
+#: Runs one rotation (``rotate()``), killing itself where the environment says.
+ROTATE_ONCE = """
+import logging, os, signal
+import audit_events.lifecycle as lifecycle
+
+kill_after = int(os.environ.get("AUDIT_KILL_AFTER", "0"))
+seen = []
+
+class KillAfterSteps(logging.Handler):
+    def emit(self, record):
+        seen.append(record.getMessage())
+        if len(seen) == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+logger = logging.getLogger("audit_events")
+logger.setLevel(logging.INFO)
+logger.addHandler(KillAfterSteps())
+
+if os.environ.get("AUDIT_KILL_AFTER_DETACH"):
+    run_statement = lifecycle._run_statement
+    def run_then_die(cursor, statement, step):
+        run_statement(cursor, statement, step)
+        if statement.endswith(" CONCURRENTLY"):
+            os.kill(os.getpid(), signal.SIGKILL)
+    lifecycle._run_statement = run_then_die
+
+for step in lifecycle.rotate():
+    print(step)
+print("messages", len(seen))
+"""
+
+#: Rotates again and again until the deadline, surviving whatever happens to a run.
+ROTATE_LOOP = """
+import json, os, random, time
+from django.db import DatabaseError
+from django.test import override_settings
+from audit_events.exceptions import RotationInProgress
+from audit_events.lifecycle import rotate
+
+deadline = time.time() + float(os.environ["AUDIT_SECONDS"])
+rng = random.Random(os.getpid())
+while time.time() < deadline:
+    # Days age fast: the archive age jumps around, so days are archived early
+    # and late events for archived days keep arriving through the spool.
+    with override_settings(AUDIT_ARCHIVE_AFTER_DAYS=rng.randint(2, 40)):
+        try:
+            rotate()
+            print("run", flush=True)
+        except RotationInProgress:
+            print("busy", flush=True)
+        except DatabaseError as exc:  # a dropped connection: the next run repairs
+            print("failed", type(exc).__name__, flush=True)
+    time.sleep(rng.random() * 0.2)
+"""
+
+#: Records events until the deadline; logs each id, prints counts and latencies.
+WRITE_LOOP = """
+import datetime, json, os, random, time
+from django.contrib.contenttypes.models import ContentType
+from audit_events.models import AuditEvent
+
+deadline = time.time() + float(os.environ["AUDIT_SECONDS"])
+rng = random.Random(int(os.environ["AUDIT_SEED"]))
+ct = ContentType.objects.get_for_model(AuditEvent)
+now = datetime.datetime.now(datetime.UTC)
+far_days = [now - datetime.timedelta(days=d) for d in (400, 401, 500)]
+written, errors, worst = 0, [], 0.0
+with open(os.environ["AUDIT_LOG"], "w") as log:
+    while time.time() < deadline:
+        r = rng.random()
+        if r < 0.6:      # now
+            when = datetime.datetime.now(datetime.UTC)
+        elif r < 0.97:   # backdated: days that rotation creates, archives, or has archived
+            when = now - datetime.timedelta(days=rng.randint(2, 45), seconds=rng.randint(0, 86399))
+        else:            # far past: no partition anywhere, kept in the spool first
+            when = rng.choice(far_days)
+        event = AuditEvent(content_type=ct, object_id=str(written), timestamp=when,
+                           content={"writer": os.getpid(), "n": written})
+        start = time.perf_counter()
+        try:
+            event.save()
+        except Exception as exc:
+            errors.append(repr(exc))
+            continue
+        worst = max(worst, time.perf_counter() - start)
+        log.write(f"{event.pk}\\n")
+        written += 1
+print(json.dumps({"written": written, "errors": errors[:10], "error_count": len(errors),
+                  "worst_ms": round(worst * 1000, 1)}))
+"""
+
+
+def start_python(code: str, **env: str) -> subprocess.Popen:
+    """Start ``code`` in a new process on the test database (stdout captured)."""
+    return subprocess.Popen(python_command(code), env=process_env(**env), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def rotate_in_process(**env: str) -> subprocess.CompletedProcess:
+    """One rotation in a new process; returns it (killed ones have returncode -9)."""
+    return subprocess.run(python_command(ROTATE_ONCE), env=process_env(**env), cwd=ROOT,
+                          capture_output=True, text=True, timeout=180, check=False)
+
+
+def rotation_backend() -> int | None:
+    """The pid of the backend holding a rotation's advisory lock, if any."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                       "AND pid <> pg_backend_pid() LIMIT 1")
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def terminate(pid: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def wait_for(predicate, what: str, timeout: float = 60.0):
+    """Poll ``predicate`` until it returns something true (an ordering wait, not a timing test)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def where_is_everything() -> collections.Counter:
+    """How many times each event id is stored: live, archive and spool together."""
+    query = sql.SQL("SELECT id FROM {live} UNION ALL SELECT id FROM {archive} "
+                    "UNION ALL SELECT id FROM {spool}").format(
+        live=sql.Identifier(AuditEvent._meta.db_table),
+        archive=sql.Identifier(ArchivedAuditEvent._meta.db_table),
+        spool=sql.Identifier(spool_table(AuditEvent)))
+    with connection.cursor() as cursor:
+        cursor.execute(query.as_string(connection.connection))
+        return collections.Counter(row[0] for row in cursor.fetchall())
+
+
+def assert_each_exactly_once(ids: list[uuid.UUID]) -> None:
+    """Every id in ``ids`` is stored exactly once, and nothing else is stored."""
+    found = where_is_everything()
+    missing = [i for i in ids if found[i] == 0]
+    doubled = [i for i, n in found.items() if n > 1]
+    assert (missing, doubled) == ([], []), f"{len(missing)} lost, {len(doubled)} stored twice"
+    assert set(found) == set(ids)
+
+
+def assert_layout_is_sound() -> None:
+    """No day table left pending or orphaned."""
+    states = collections.Counter(s.state for s in partition_status())
+    assert set(states) <= {"live", "archived"}, states
