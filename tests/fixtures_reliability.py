@@ -10,7 +10,9 @@ a test-side hook, no hook in the library.
 from __future__ import annotations
 
 import collections
+import signal
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -114,10 +116,37 @@ print(json.dumps({"written": written, "errors": errors[:10], "error_count": len(
 """
 
 
-def start_python(code: str, **env: str) -> subprocess.Popen:
-    """Start ``code`` in a new process on the test database (stdout captured)."""
-    return subprocess.Popen(python_command(code), env=process_env(**env), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+class Started:
+    """A started process whose output goes to files, never to a pipe.
+
+    A pipe nobody reads fills at 64 kB and then blocks the writer on its next
+    log line: the soak first measured that as an 18-second "write latency".
+    """
+
+    def __init__(self, code: str, env: dict[str, str]) -> None:
+        self._out = tempfile.TemporaryFile(mode="w+")
+        self._err = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(python_command(code), env=process_env(**env), cwd=ROOT,
+                                        stdout=self._out, stderr=self._err, text=True)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.finish()
+
+    def finish(self, timeout: float = 120) -> tuple[int, str, str]:
+        """Wait for the end; return the exit status, stdout and stderr."""
+        self.process.wait(timeout=timeout)
+        output = []
+        for file in (self._out, self._err):
+            file.seek(0)
+            output.append(file.read())
+            file.close()
+        return self.process.returncode, output[0], output[1]
+
+
+def start_python(code: str, **env: str) -> Started:
+    """Start ``code`` in a new process on the test database."""
+    return Started(code, env)
 
 
 def rotate_in_process(**env: str) -> subprocess.CompletedProcess:

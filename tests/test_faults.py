@@ -139,8 +139,7 @@ def test_rotation_killed_and_cut_off_mid_detach_is_repaired(open_reader):
     process = start_python("from audit_events.lifecycle import rotate; rotate()",
                            AUDIT_TEST_SETTINGS=LONG_LOCK_TIMEOUT)
     pid = wait_for(waiting_rotation, "rotation to wait inside DETACH CONCURRENTLY")
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=60)
+    process.kill()
     terminate(pid)
     reader.execute("COMMIT")
     wait_for(lambda: rotation_backend() is None, "the killed run's backend to go")
@@ -156,8 +155,8 @@ def test_connection_dropped_mid_rotation_fails_cleanly_and_is_repaired(open_read
                            AUDIT_TEST_SETTINGS=LONG_LOCK_TIMEOUT)
     pid = wait_for(waiting_rotation, "rotation to wait inside DETACH CONCURRENTLY")
     terminate(pid)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 1
+    status, _, stderr = process.finish()
+    assert status == 1
     assert "PartitioningError" in stderr or "OperationalError" in stderr
     reader.execute("COMMIT")
     assert_repaired(ids)
