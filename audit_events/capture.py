@@ -20,8 +20,8 @@ left out (see ``capture_safely``).
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar

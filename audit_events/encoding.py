@@ -135,15 +135,19 @@ def _unencodable_path(value: Any, encoder: json.JSONEncoder, path: str = "") -> 
             if found is not None:
                 return found
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return path or "<root>"
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return None
+    return None if _encodable_scalar(value, encoder) else (path or "<root>")
+
+
+def _encodable_scalar(value: Any, encoder: json.JSONEncoder) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)  # NaN and Infinity are not JSON
+    if isinstance(value, (str, int, bool)) or value is None:
+        return True
     try:
         encoder.default(value)
     except TypeError:
-        return path or "<root>"
-    return None
+        return False
+    return True
 
 
 def _join(path: str, key: str) -> str:

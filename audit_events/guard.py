@@ -12,8 +12,9 @@ Two layers:
 
 Privileges are the third layer (docs/reliability.md): the application role
 gets only ``INSERT`` and ``SELECT`` (so no ``TRUNCATE`` or ``DROP`` either); a
-maintenance role owns the tables and runs rotation. The guard's one way through, ``allow_changes()``, only works for a
-role with the privileges of the table's owner.
+maintenance role owns the tables and runs rotation. The guard's one way
+through, ``allow_changes()``, only works for a role with the privileges of the
+table's owner.
 """
 
 from __future__ import annotations

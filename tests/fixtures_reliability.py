@@ -124,8 +124,8 @@ class Started:
     """
 
     def __init__(self, code: str, env: dict[str, str]) -> None:
-        self._out = tempfile.TemporaryFile(mode="w+")
-        self._err = tempfile.TemporaryFile(mode="w+")
+        self._out = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by finish()
+        self._err = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by finish()
         self.process = subprocess.Popen(python_command(code), env=process_env(**env), cwd=ROOT,
                                         stdout=self._out, stderr=self._err, text=True)
 

@@ -82,12 +82,13 @@ def every_stored_text() -> str:
 
 # --- Strategies -------------------------------------------------------------------------
 
+FRAKTUR = "\U0001d518\U0001d52b\U0001d526"  # "Uni" in mathematical Fraktur letters
 text = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
-    ["\x00", "a\x00b", "\ud800", "\\u0000", "'; DROP TABLE x; --", "\u202e", "𝔘𝔫𝔦", "\ufffd"])
+    ["\x00", "a\x00b", "\ud800", "\\u0000", "'; DROP TABLE x; --", "\u202e", FRAKTUR, "\ufffd"])
 # What a client can put on the wire as form fields (the test client encodes
 # them as UTF-8, so no lone surrogates; undecodable bytes come via raw bodies).
 wire_text = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
-    ["\x00", "a\x00b", "\\u0000", "'; DROP TABLE x; --", "\u202e", "𝔘𝔫𝔦", "%00", "%ff"])
+    ["\x00", "a\x00b", "\\u0000", "'; DROP TABLE x; --", "\u202e", FRAKTUR, "%00", "%ff"])
 json_scalars = (st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
                 | st.floats(allow_nan=False, allow_infinity=False) | text)
 json_values = st.recursive(
@@ -211,9 +212,9 @@ def secret_headers() -> dict[str, str]:
 
 
 @hunt
-@given(query=st.lists(st.tuples(text, text), max_size=6), form=st.dictionaries(
-       wire_text, wire_text, max_size=6), secret_field=secret_fields, user_agent=header_value, custom=header_value,
-       xff=forwarded_for)
+@given(query=st.lists(st.tuples(text, text), max_size=6),
+       form=st.dictionaries(wire_text, wire_text, max_size=6), secret_field=secret_fields,
+       user_agent=header_value, custom=header_value, xff=forwarded_for)
 def test_form_requests_never_fail_and_never_store_secrets(query, form, secret_field,
                                                           user_agent, custom, xff):
     form = {**{k.replace("\x00", ""): v for k, v in form.items()}, secret_field: SECRET}

@@ -31,7 +31,7 @@ from tests.processes import process_env, run_python
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layout")]
 
 APP, MAINTAINER = "audit_events_test_app", "audit_events_test_maintainer"
-PASSWORD = "audit-events-test-only"  # noqa: S105 - a throwaway role on the test server
+PASSWORD = "audit-events-test-only"  # a throwaway role on the test server
 LIVE, ARCHIVE = AuditEvent._meta.db_table, ArchivedAuditEvent._meta.db_table
 SPOOL, LEDGER = spool_table(AuditEvent), ArchivedDay._meta.db_table
 
