@@ -61,3 +61,27 @@ def test_swapped_archive_table_accepts_partitions():
     day = utc_today() - datetime.timedelta(days=400)
     names = create_day_partitions(ArchivedTenantEvent, day, day)
     assert names == [f"swapapp_archivedtenantevent_p{day:%Y%m%d}"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotation_archives_a_day_of_the_swapped_model():
+    from audit_events.lifecycle import archive_older_than
+
+    day = utc_today() - datetime.timedelta(days=100)
+    create_day_partitions(TenantEvent, day, day)
+    article = Article.objects.create(title="old")
+    when = datetime.datetime.combine(day, datetime.time(9), tzinfo=datetime.UTC)
+    event = TenantEvent(content_object=article, tenant="acme", timestamp=when)
+    event.save()
+    steps = archive_older_than(90)
+    assert [s.action for s in steps] == ["archive"]
+    archived = ArchivedTenantEvent.objects.get(pk=event.pk)
+    assert (archived.tenant, archived.timestamp) == ("acme", when)
+    assert not TenantEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_system_checks_pass_with_the_swapped_models():
+    from django.core.checks import run_checks
+
+    messages = [m for m in run_checks(databases=["default"]) if m.id.startswith("audit_events")]
+    assert messages == []
