@@ -11,6 +11,7 @@ from django.db import connection
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
 from audit_events.partitions import create_day_partitions, list_partitions, utc_today
 from tests.swapapp.models import ArchivedTenantEvent, TenantEvent
+from tests.fixtures_lifecycle import fresh_layout  # noqa: F401  (fixture)
 from tests.testapp.models import Article
 
 pytestmark = pytest.mark.django_db
@@ -63,8 +64,7 @@ def test_swapped_archive_table_accepts_partitions():
     assert names == [f"swapapp_archivedtenantevent_p{day:%Y%m%d}"]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_rotation_archives_a_day_of_the_swapped_model():
+def test_rotation_archives_a_day_of_the_swapped_model(fresh_layout):
     from audit_events.lifecycle import archive_older_than
 
     day = utc_today() - datetime.timedelta(days=100)
