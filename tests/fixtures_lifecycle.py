@@ -19,8 +19,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, connections
 from psycopg import sql
 
+from audit_events.conf import settings
 from audit_events.lifecycle import partition_status
-from audit_events.models import ArchivedAuditEvent, AuditEvent
+from audit_events.models import ArchivedAuditEvent, AuditEvent, get_audit_event_model
 from audit_events.partitions import create_day_partitions, day_bounds, utc_today
 from audit_events.spool import forget_partitioned_days, spool_table
 
@@ -42,12 +43,13 @@ def reset_layout() -> None:
             )
         cursor.execute(
             sql.SQL("TRUNCATE {}")
-            .format(sql.Identifier(spool_table(AuditEvent)))
+            .format(sql.Identifier(spool_table(get_audit_event_model())))
             .as_string(cursor.connection)
         )
         cursor.execute("TRUNCATE audit_events_archivedday")
     today = utc_today()
-    create_day_partitions(AuditEvent, today - DAY, today + 14 * DAY)
+    ahead = settings.AUDIT_PARTITION_PREMAKE_DAYS
+    create_day_partitions(get_audit_event_model(), today - DAY, today + ahead * DAY)
     forget_partitioned_days()
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
 from audit_events.partitions import create_day_partitions, list_partitions, utc_today
 from tests.swapapp.models import ArchivedTenantEvent, TenantEvent
+from tests.fixtures_lifecycle import fresh_layout  # noqa: F401  (fixture)
 from tests.testapp.models import Article
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +62,26 @@ def test_swapped_archive_table_accepts_partitions():
     day = utc_today() - datetime.timedelta(days=400)
     names = create_day_partitions(ArchivedTenantEvent, day, day)
     assert names == [f"swapapp_archivedtenantevent_p{day:%Y%m%d}"]
+
+
+def test_rotation_archives_a_day_of_the_swapped_model(fresh_layout):
+    from audit_events.lifecycle import archive_older_than
+
+    day = utc_today() - datetime.timedelta(days=100)
+    create_day_partitions(TenantEvent, day, day)
+    article = Article.objects.create(title="old")
+    when = datetime.datetime.combine(day, datetime.time(9), tzinfo=datetime.UTC)
+    event = TenantEvent(content_object=article, tenant="acme", timestamp=when)
+    event.save()
+    steps = archive_older_than(90)
+    assert [s.action for s in steps] == ["archive"]
+    archived = ArchivedTenantEvent.objects.get(pk=event.pk)
+    assert (archived.tenant, archived.timestamp) == ("acme", when)
+    assert not TenantEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_system_checks_pass_with_the_swapped_models():
+    from django.core.checks import run_checks
+
+    messages = [m for m in run_checks(databases=["default"]) if m.id.startswith("audit_events")]
+    assert messages == []
