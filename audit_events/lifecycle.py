@@ -138,7 +138,7 @@ def rotate(
         ImproperlyConfigured: retention is not longer than the archive age.
     """
     window = _rotation_window(today or utc_today())
-    return _run(using, window, dry_run=dry_run, drain=True, analyze=True)
+    return _run(using, window, dry_run=dry_run, drain=True, analyze=True, digest=True)
 
 
 def archive_older_than(
@@ -147,6 +147,7 @@ def archive_older_than(
     *,
     today: datetime.date | None = None,
     dry_run: bool = False,
+    record_digests: bool = True,
 ) -> list[Step]:
     """Move every live day older than ``older_than`` days to the archive table.
 
@@ -154,9 +155,14 @@ def archive_older_than(
     table: no row is copied, and the time does not grow with the number of rows.
     Interrupted earlier work is repaired first. Unlike ``rotate``, it does not
     ANALYZE the parents: before PostgreSQL 18 that also re-analyzes every
-    partition, a cost that grows with the data and belongs to the daily rotation. This is what
-    ``manage.py archive_audit_events`` and the Celery task
+    partition, a cost that grows with the data and belongs to the daily rotation.
+    This is what ``manage.py archive_audit_events`` and the Celery task
     ``archive_old_audit_events`` run.
+
+    After the moves, the tamper-evidence digest of each newly archived day is
+    recorded (``audit_events.tamper``): a read of the whole day that blocks
+    nobody and grows with its rows. ``record_digests=False`` leaves that to the
+    next rotation.
 
     Args:
         older_than: days to keep live (default ``AUDIT_ARCHIVE_AFTER_DAYS``); a day
@@ -164,6 +170,7 @@ def archive_older_than(
         using: the database alias.
         today: the UTC day to count from (default: today).
         dry_run: only return the plan; change nothing and take no lock.
+        record_digests: record the digests of the archived days now.
 
     Returns:
         The steps, in the order they ran.
@@ -175,7 +182,8 @@ def archive_older_than(
     """
     days = settings.AUDIT_ARCHIVE_AFTER_DAYS if older_than is None else _checked_days(older_than)
     window = _Window(archive_before=(today or utc_today()) - days * _DAY)
-    return _run(using, window, dry_run=dry_run, drain=False, analyze=False)
+    return _run(using, window, dry_run=dry_run, drain=False, analyze=False,
+                digest=record_digests)
 
 
 def partition_status(using: str = DEFAULT_DB_ALIAS) -> list[PartitionStatus]:
@@ -229,7 +237,7 @@ def _checked_days(value: Any) -> int:
 
 
 def _run(
-    using: str, window: _Window, *, dry_run: bool, drain: bool, analyze: bool
+    using: str, window: _Window, *, dry_run: bool, drain: bool, analyze: bool, digest: bool
 ) -> list[Step]:
     live, _ = _models()
     if dry_run:
@@ -244,7 +252,7 @@ def _run(
         done = [_execute(cursor, p) for p in planned if p.step.action != "analyze"]
         drained = _drain(cursor, using, window) if drain else []
         analyzed = [_execute(cursor, p) for p in planned if p.step.action == "analyze"]
-        digested = _record_digests(using)
+        digested = _record_digests(using) if digest else []
     forget_partitioned_days()
     return [*done, *drained, *analyzed, *digested]
 
