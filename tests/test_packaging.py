@@ -29,7 +29,9 @@ def test_wheel_carries_migrations_sql_files_and_type_marker(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "audit_events/migrations/0001_initial.py" in names
     assert "audit_events/py.typed" in names
-    for sql_file in FUNCTION_FILES:
+    shipped = sorted(path.name for path in (ROOT / "sql").glob("*.sql"))
+    assert set(FUNCTION_FILES) <= set(shipped)
+    for sql_file in shipped:
         assert f"audit_events/sql/{sql_file}" in names
 
 
