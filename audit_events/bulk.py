@@ -17,12 +17,10 @@ back and the group's events go to the spool table, exactly as
 from __future__ import annotations
 
 import datetime
-import json
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from django.db import connections, models, router, transaction
+from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 from django.db.utils import IntegrityError

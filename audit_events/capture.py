@@ -135,8 +135,9 @@ def capture_url(request: HttpRequest) -> str:
         # The path part is percent-encoded, so the first "?" starts the query.
         base = request.build_absolute_uri().partition("?")[0]
     except Exception:
-        logger.warning("audit_events: host not usable; storing the URL from its path on",
-                       exc_info=True)
+        logger.warning(
+            "audit_events: host not usable; storing the URL from its path on", exc_info=True
+        )
         base = escape_uri_path(request.path)
     return f"{base}?{query}" if query else base
 
@@ -245,8 +246,11 @@ def _capture_json(request: HttpRequest) -> dict[str, Any]:
     try:
         # NaN, Infinity and 1e999 parse in Python but are not JSON, and jsonb
         # refuses them; a deeply nested body exhausts the parser's recursion.
-        data = json.loads(request.body.decode(request.encoding or "utf-8"),
-                          parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = json.loads(
+            request.body.decode(request.encoding or "utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError):
         return _omitted("invalid JSON")
     masked = mask_json(data)

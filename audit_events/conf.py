@@ -42,8 +42,18 @@ DEFAULTS: dict[str, Any] = {
     # Request capture and secrets (new in audit_events).
     "AUDIT_TRUSTED_PROXIES": (),
     # Matched case-insensitively as substrings of names: "token" masks "access_token".
-    "AUDIT_MASK_QUERY_PARAMS": ("password", "passwd", "secret", "token", "api_key", "apikey",
-                                "signature", "credential", "authorization", "sessionid"),
+    "AUDIT_MASK_QUERY_PARAMS": (
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "signature",
+        "credential",
+        "authorization",
+        "sessionid",
+    ),
     "AUDIT_SENSITIVE_HEADERS": SENSITIVE_HEADERS,
     "AUDIT_ALLOW_SENSITIVE_HEADERS": (),
     "AUDIT_MASK_VALUE": "********",

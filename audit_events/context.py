@@ -61,8 +61,17 @@ class AuditContext:
     Celery task.
     """
 
-    __slots__ = ("_extra_data", "_headers", "_post_data", "_query_params", "_remote_addr", "_url",
-                 "_user", "_user_id", "_username")
+    __slots__ = (
+        "_extra_data",
+        "_headers",
+        "_post_data",
+        "_query_params",
+        "_remote_addr",
+        "_url",
+        "_user",
+        "_user_id",
+        "_username",
+    )
     _extra_data: dict[str, Any]
     _headers: dict[str, Any]
     _post_data: dict[str, Any]
@@ -122,11 +131,14 @@ class AuditContext:
             url=capture.capture_safely("URL", lambda: capture.capture_url(request), ""),
             remote_addr=capture.capture_safely("client IP", lambda: resolver(request), None),
             query_params=capture.capture_safely(
-                "query parameters", lambda: capture.capture_query_params(request), _EMPTY),
+                "query parameters", lambda: capture.capture_query_params(request), _EMPTY
+            ),
             post_data=capture.capture_safely(
-                "POST data", lambda: capture.capture_post_data(request), _EMPTY),
+                "POST data", lambda: capture.capture_post_data(request), _EMPTY
+            ),
             headers=capture.capture_safely(
-                "headers", lambda: capture.capture_headers(request), _EMPTY),
+                "headers", lambda: capture.capture_headers(request), _EMPTY
+            ),
         )
         context._set("_user", _RequestUser(request))
         return context
@@ -271,8 +283,7 @@ class AuditContext:
         self, content_object: models.Model, *fields: str, **content: Any
     ) -> models.Model:
         """``create_fields_event`` for async code."""
-        return await sync_to_async(self.create_fields_event)(
-            content_object, *fields, **content)
+        return await sync_to_async(self.create_fields_event)(content_object, *fields, **content)
 
     # --- Copying and pickling -------------------------------------------------------------
 
@@ -345,10 +356,12 @@ def _fit(model: type[models.Model], field_name: str, value: str) -> str:
 def _check_content_object(content_object: Any) -> None:
     if not isinstance(content_object, models.Model):
         raise ValueError(
-            f"an audit event needs a model instance as content_object; got {content_object!r}")
+            f"an audit event needs a model instance as content_object; got {content_object!r}"
+        )
     if content_object.pk is None:
         raise ValueError(
-            f"an audit event needs a saved content_object; {content_object!r} has no primary key")
+            f"an audit event needs a saved content_object; {content_object!r} has no primary key"
+        )
 
 
 def _field_value(instance: models.Model, name: str) -> Any:

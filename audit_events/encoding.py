@@ -99,8 +99,9 @@ class AuditJSONEncoder(DjangoJSONEncoder):
             path = _unencodable_path(o, self)
             if path is None:
                 raise
-            raise TypeError(f"audit event data at key {path!r} is not JSON serializable: "
-                            f"{exc}") from exc
+            raise TypeError(
+                f"audit event data at key {path!r} is not JSON serializable: {exc}"
+            ) from exc
         if not self.ensure_ascii:
             text = _SURROGATE.sub(REPLACEMENT, text)
         return clean_json_text(text)

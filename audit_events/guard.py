@@ -64,15 +64,17 @@ class AppendOnly(migrations.operations.base.Operation):
     def state_forwards(self, app_label: str, state: Any) -> None:
         """The model's Django state does not change: only a trigger is added."""
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any,
-                          to_state: Any) -> None:
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
             for statement in install_statements(model._meta.db_table):
                 schema_editor.execute(statement.as_string(schema_editor.connection.connection))
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any,
-                           to_state: Any) -> None:
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
         model = from_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
             for statement in uninstall_statements(model._meta.db_table):
@@ -104,7 +106,8 @@ def uninstall_statements(table: str) -> list[sql.Composed]:
     """The statements that remove the guard from ``table``."""
     return [
         sql.SQL("DROP TRIGGER IF EXISTS {trigger} ON {table}").format(
-            trigger=sql.Identifier(ROW_TRIGGER), table=sql.Identifier(table))
+            trigger=sql.Identifier(ROW_TRIGGER), table=sql.Identifier(table)
+        )
     ]
 
 
@@ -171,8 +174,12 @@ def grant_app_role(role: str, using: str = DEFAULT_DB_ALIAS) -> None:
     connection = connections[using]
     quote = connection.ops.quote_name
     live, archive = get_audit_event_model(), get_audit_event_archive_model()
-    tables = [live._meta.db_table, archive._meta.db_table, spool_table(live),
-              ArchivedDay._meta.db_table]
+    tables = [
+        live._meta.db_table,
+        archive._meta.db_table,
+        spool_table(live),
+        ArchivedDay._meta.db_table,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT audit_events_grant_app_role(%s::regrole, %s::regclass, %s::regclass, "

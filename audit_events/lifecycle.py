@@ -182,8 +182,7 @@ def archive_older_than(
     """
     days = settings.AUDIT_ARCHIVE_AFTER_DAYS if older_than is None else _checked_days(older_than)
     window = _Window(archive_before=(today or utc_today()) - days * _DAY)
-    return _run(using, window, dry_run=dry_run, drain=False, analyze=False,
-                digest=record_digests)
+    return _run(using, window, dry_run=dry_run, drain=False, analyze=False, digest=record_digests)
 
 
 def partition_status(using: str = DEFAULT_DB_ALIAS) -> list[PartitionStatus]:
@@ -369,8 +368,10 @@ def _finalize_statement(cursor: Any, table: str) -> str | None:
 def _record_digests(using: str) -> list[Step]:
     """Digest archived days that have none yet (reads whole days: after the moves)."""
     archive = table_of(_models()[1])
-    return [Step("digest", archive, day, "record row count and digest")
-            for day in record_missing_digests(using)]
+    return [
+        Step("digest", archive, day, "record row count and digest")
+        for day in record_missing_digests(using)
+    ]
 
 
 # --- Draining the spool -----------------------------------------------------------

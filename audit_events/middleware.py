@@ -67,4 +67,5 @@ class AuditEventsMiddleware:
         if not hasattr(request, "user"):
             raise ImproperlyConfigured(_MISSING_AUTH)
         request.audit_context = SimpleLazyObject(  # type: ignore[attr-defined]
-            lambda: AuditContext.from_request(request))
+            lambda: AuditContext.from_request(request)
+        )

@@ -47,6 +47,5 @@ class AuditContextMixin:
         if value is None:
             raise ValueError("audit_context cannot be None; assign an AuditContext")
         if not isinstance(value, AuditContext):
-            raise TypeError(
-                f"audit_context must be an AuditContext; got {type(value).__name__}")
+            raise TypeError(f"audit_context must be an AuditContext; got {type(value).__name__}")
         self.__dict__[_ATTRIBUTE] = value

@@ -63,10 +63,10 @@ class AbstractAuditEvent(models.Model):
     username = models.CharField(_("username"), max_length=150, blank=True, default="")
     remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
     url = models.TextField(_("URL"), blank=True, default="")
-    query_params = models.JSONField(_("query parameters"), default=dict, blank=True,
-                                    encoder=AuditJSONEncoder)
-    post_data = models.JSONField(_("POST data"), default=dict, blank=True,
-                                 encoder=AuditJSONEncoder)
+    query_params = models.JSONField(
+        _("query parameters"), default=dict, blank=True, encoder=AuditJSONEncoder
+    )
+    post_data = models.JSONField(_("POST data"), default=dict, blank=True, encoder=AuditJSONEncoder)
     headers = models.JSONField(_("headers"), default=dict, blank=True, encoder=AuditJSONEncoder)
     content_type = models.ForeignKey(
         ContentType,
@@ -149,8 +149,9 @@ class ArchivedDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["archive_table", "day"],
-                                    name="audit_events_archivedday_unique"),
+            models.UniqueConstraint(
+                fields=["archive_table", "day"], name="audit_events_archivedday_unique"
+            ),
         ]
         ordering = ["archive_table", "day"]
 

@@ -250,8 +250,13 @@ def db_type_of(field: Any, connection: BaseDatabaseWrapper) -> str:
 
 
 def _column_identifiers(model: type[models.Model]) -> dict[str, sql.Identifier]:
-    names = {"id": "pk", "timestamp": "timestamp", "content_type_id": "content_type",
-             "object_id": "object_id", "user_id": "user"}
+    names = {
+        "id": "pk",
+        "timestamp": "timestamp",
+        "content_type_id": "content_type",
+        "object_id": "object_id",
+        "user_id": "user",
+    }
     return {key: sql.Identifier(column_of(model, name)) for key, name in names.items()}
 
 

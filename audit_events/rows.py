@@ -43,8 +43,6 @@ _AS_IS: dict[type[Field[Any, Any]], tuple[type, ...]] = {
     models.BigAutoField: (int,),
 }
 
-Converter = Callable[[models.Model], Any]
-
 
 def converter(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> Converter:
     """How to turn an event into ``field``'s COPY value, as ``Model.save()`` would.
@@ -102,8 +100,9 @@ def _insert_plan(model: type[models.Model], alias: str) -> tuple[str, list[Conve
     return statement.as_string(), [converter(f, connection) for f in fields]
 
 
-def can_insert_directly(model: type[models.Model], args: tuple[Any, ...],
-                        kwargs: dict[str, Any]) -> bool:
+def can_insert_directly(
+    model: type[models.Model], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> bool:
     """Whether ``save(*args, **kwargs)`` of a new ``model`` instance can use ``insert_event``.
 
     Only a plain ``save()`` or ``save(using=...)`` of a single-table model: any
@@ -122,7 +121,8 @@ def insert_event(event: models.Model, using: str) -> None:
     model = type(event)
     if pre_save.has_listeners(model):
         pre_save.send(sender=model, instance=event, raw=False, using=using, update_fields=None)
-    event._prepare_related_fields_for_save(operation_name="save")
+    # What Model.save() does first: refuse unsaved related objects, copy their ids.
+    event._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     statement, converters = _insert_plan(model, using)
     values = [convert(event) for convert in converters]
     connection = connections[using]
@@ -131,5 +131,6 @@ def insert_event(event: models.Model, using: str) -> None:
     event._state.adding = False
     event._state.db = using
     if post_save.has_listeners(model):
-        post_save.send(sender=model, instance=event, created=True, update_fields=None,
-                       raw=False, using=using)
+        post_save.send(
+            sender=model, instance=event, created=True, update_fields=None, raw=False, using=using
+        )

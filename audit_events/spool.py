@@ -41,7 +41,6 @@ from audit_events.partitions import (
     table_of,
     utc_today,
 )
-
 from audit_events.rows import can_insert_directly, insert_event
 
 __all__ = [

@@ -75,12 +75,15 @@ class DayProblem:
 
     def __str__(self) -> str:
         recorded = f"{self.recorded.row_count} rows" if self.recorded else "no record"
-        return (f"{self.day:%Y-%m-%d}: {self.problem} (recorded: {recorded}; "
-                f"found: {self.found.row_count} rows, digest {self.found.digest[:16]}...)")
+        return (
+            f"{self.day:%Y-%m-%d}: {self.problem} (recorded: {recorded}; "
+            f"found: {self.found.row_count} rows, digest {self.found.digest[:16]}...)"
+        )
 
 
-def day_digest(model: type[models.Model], day: datetime.date,
-               using: str = DEFAULT_DB_ALIAS) -> DayDigest:
+def day_digest(
+    model: type[models.Model], day: datetime.date, using: str = DEFAULT_DB_ALIAS
+) -> DayDigest:
     """Count and hash ``model``'s rows of UTC day ``day`` (in PostgreSQL, streaming).
 
     Args:
@@ -93,14 +96,17 @@ def day_digest(model: type[models.Model], day: datetime.date,
     """
     connection = connections[using]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT row_count, digest FROM audit_events_day_digest(%s::regclass, %s)",
-                       [connection.ops.quote_name(table_of(model)), day])
+        cursor.execute(
+            "SELECT row_count, digest FROM audit_events_day_digest(%s::regclass, %s)",
+            [connection.ops.quote_name(table_of(model)), day],
+        )
         row_count, digest = cursor.fetchone()
     return DayDigest(int(row_count), str(digest))
 
 
-def record_day_digest(archive_model: type[models.Model], day: datetime.date,
-                      using: str = DEFAULT_DB_ALIAS) -> DayDigest:
+def record_day_digest(
+    archive_model: type[models.Model], day: datetime.date, using: str = DEFAULT_DB_ALIAS
+) -> DayDigest:
     """Compute the digest of an archived day and store it in its ``ArchivedDay``.
 
     Rotation calls it after archiving a day and after draining late events into
@@ -119,11 +125,17 @@ def record_day_digest(archive_model: type[models.Model], day: datetime.date,
 
     found = day_digest(archive_model, day, using)
     ArchivedDay.objects.using(using).update_or_create(
-        archive_table=table_of(archive_model), day=day,
+        archive_table=table_of(archive_model),
+        day=day,
         defaults={"row_count": found.row_count, "digest": found.digest},
     )
-    logger.info("audit_events: digest of %s %s: %d rows, sha256 %s",
-                table_of(archive_model), day, found.row_count, found.digest)
+    logger.info(
+        "audit_events: digest of %s %s: %d rows, sha256 %s",
+        table_of(archive_model),
+        day,
+        found.row_count,
+        found.digest,
+    )
     return found
 
 
@@ -140,16 +152,22 @@ def record_missing_digests(using: str = DEFAULT_DB_ALIAS) -> list[datetime.date]
 
     archive = get_audit_event_archive_model()
     attached = {p.day for p in list_partitions(archive, using) if not p.detach_pending}
-    days = [day for day in ArchivedDay.objects.using(using)
-            .filter(archive_table=table_of(archive), digest="")
-            .order_by("day").values_list("day", flat=True) if day in attached]
+    days = [
+        day
+        for day in ArchivedDay.objects.using(using)
+        .filter(archive_table=table_of(archive), digest="")
+        .order_by("day")
+        .values_list("day", flat=True)
+        if day in attached
+    ]
     for day in days:
         record_day_digest(archive, day, using)
     return days
 
 
-def forget_day_digest(archive_model: type[models.Model], day: datetime.date,
-                      using: str = DEFAULT_DB_ALIAS) -> None:
+def forget_day_digest(
+    archive_model: type[models.Model], day: datetime.date, using: str = DEFAULT_DB_ALIAS
+) -> None:
     """Mark an archived day's digest as stale after a legitimate change.
 
     Rotation calls it after draining late (spooled) events into an archived
@@ -157,14 +175,19 @@ def forget_day_digest(archive_model: type[models.Model], day: datetime.date,
     """
     from audit_events.models import ArchivedDay
 
-    ArchivedDay.objects.using(using).filter(
-        archive_table=table_of(archive_model), day=day).update(digest="", row_count=None)
-    logger.info("audit_events: %s %s changed by rotation; its digest is recorded again",
-                table_of(archive_model), day)
+    ArchivedDay.objects.using(using).filter(archive_table=table_of(archive_model), day=day).update(
+        digest="", row_count=None
+    )
+    logger.info(
+        "audit_events: %s %s changed by rotation; its digest is recorded again",
+        table_of(archive_model),
+        day,
+    )
 
 
-def verify_archived_days(using: str = DEFAULT_DB_ALIAS, *,
-                         days: list[datetime.date] | None = None) -> list[DayProblem]:
+def verify_archived_days(
+    using: str = DEFAULT_DB_ALIAS, *, days: list[datetime.date] | None = None
+) -> list[DayProblem]:
     """Recompute every recorded archived day and report those that do not match.
 
     Days recorded without a digest yet (archived by the SQL path, before the
@@ -182,19 +205,26 @@ def verify_archived_days(using: str = DEFAULT_DB_ALIAS, *,
 
     archive = get_audit_event_archive_model()
     records = {
-        r.day: r for r in ArchivedDay.objects.using(using).filter(archive_table=table_of(archive))
+        r.day: r
+        for r in ArchivedDay.objects.using(using).filter(archive_table=table_of(archive))
         if days is None or r.day in days
     }
-    stored = {s.day for s in partition_status(using)
-              if s.state == "archived" and (days is None or s.day in days)}
+    stored = {
+        s.day
+        for s in partition_status(using)
+        if s.state == "archived" and (days is None or s.day in days)
+    }
     problems = [_check(archive, r, r.day in stored, using) for r in records.values()]
-    problems += [DayProblem(day, "unrecorded", None, day_digest(archive, day, using))
-                 for day in stored - records.keys()]
+    problems += [
+        DayProblem(day, "unrecorded", None, day_digest(archive, day, using))
+        for day in stored - records.keys()
+    ]
     return sorted((p for p in problems if p is not None), key=lambda p: p.day)
 
 
-def _check(archive: type[models.Model], record: models.Model, stored: bool,
-           using: str) -> DayProblem | None:
+def _check(
+    archive: type[models.Model], record: models.Model, stored: bool, using: str
+) -> DayProblem | None:
     if not record.digest:  # type: ignore[attr-defined]
         return None
     recorded = DayDigest(record.row_count, record.digest)  # type: ignore[attr-defined]

@@ -19,8 +19,9 @@ from bench.measure import Result
 from bench.run import Run
 
 #: Scenario name -> module (imported once Django is set up), in run order.
-SCENARIOS = {name: f"bench.{name}" for name in ("write", "archive", "queries", "rotation",
-                                                "memory")}
+SCENARIOS = {
+    name: f"bench.{name}" for name in ("write", "archive", "queries", "rotation", "memory")
+}
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
@@ -28,17 +29,34 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmarks of audit_events, each beside its baseline. Uses DATABASE_URL "
-                    "if set, else a throwaway embedded PostgreSQL.")
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes and few repetitions (seconds, not minutes)")
-    parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), metavar="SCENARIO",
-                        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}")
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="repetitions per measurement (default: 2 quick, 5 full)")
-    parser.add_argument("--output", type=Path, default=None,
-                        help="write the results into this Markdown file (between the markers); "
-                             "default: docs/performance.md on a full run of every scenario, "
-                             "nowhere otherwise")
+        "if set, else a throwaway embedded PostgreSQL.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes and few repetitions (seconds, not minutes)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SCENARIOS),
+        metavar="SCENARIO",
+        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="repetitions per measurement (default: 2 quick, 5 full)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="write the results into this Markdown file (between the markers); "
+        "default: docs/performance.md on a full run of every scenario, "
+        "nowhere otherwise",
+    )
     return parser
 
 

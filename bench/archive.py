@@ -56,8 +56,7 @@ def archive_day(day: datetime.date, using: str = "default") -> None:
     from audit_events.lifecycle import archive_older_than
 
     # The move alone: the tamper-evidence digest is a separate read, timed apart.
-    archive_older_than(1, using=using, today=day + datetime.timedelta(days=2),
-                       record_digests=False)
+    archive_older_than(1, using=using, today=day + datetime.timedelta(days=2), record_digests=False)
     if day not in {p.day for p in list_partitions(get_audit_event_archive_model(), using)}:
         raise RuntimeError(f"archive_older_than() did not archive {day}")
 
@@ -71,11 +70,19 @@ def copy_archive(day: datetime.date) -> None:
     bounds = list(day_bounds(day))
     # Events are append-only: the benchmark (as the tables' owner) opens the guard.
     with allow_changes(), connection.cursor() as cursor:
-        cursor.execute(copy.format(sql.Identifier(archive._meta.db_table), columns, columns,
-                                   sql.Identifier(live._meta.db_table)).as_string(
-                                       connection.connection), bounds)
-        cursor.execute(delete.format(sql.Identifier(live._meta.db_table)).as_string(
-            connection.connection), bounds)
+        cursor.execute(
+            copy.format(
+                sql.Identifier(archive._meta.db_table),
+                columns,
+                columns,
+                sql.Identifier(live._meta.db_table),
+            ).as_string(connection.connection),
+            bounds,
+        )
+        cursor.execute(
+            delete.format(sql.Identifier(live._meta.db_table)).as_string(connection.connection),
+            bounds,
+        )
 
 
 class ConcurrentWriter:
@@ -140,15 +147,18 @@ class _Days:
         return pair
 
 
-def _one_size(run: Run, days: _Days, rows: int, url: str,
-              available: bool) -> dict[str, list[float]]:
+def _one_size(
+    run: Run, days: _Days, rows: int, url: str, available: bool
+) -> dict[str, list[float]]:
     live, archive = get_audit_event_model(), get_audit_event_archive_model()
-    series: dict[str, list[float]] = {k: [] for k in ("ours", "copy", "ours_wait", "copy_wait",
-                                                       "idle_wait", "digest")}
+    series: dict[str, list[float]] = {
+        k: [] for k in ("ours", "copy", "ours_wait", "copy_wait", "idle_wait", "digest")
+    }
     for _ in range(run.repeat if rows < 1_000_000 else min(run.repeat, 3)):
         ours_day, copy_day = days.next()
         steps: list[tuple[str, Callable[[], object]]] = [
-            ("copy", lambda d=copy_day: copy_archive(d))]
+            ("copy", lambda d=copy_day: copy_archive(d))
+        ]
         if available:
             steps.insert(0, ("ours", lambda d=ours_day: archive_day(d)))
         for key, work in steps:
@@ -181,17 +191,43 @@ def _size_results(rows: int, s: dict[str, list[float]]) -> list[Result]:
     label = f"archive one {rows:,}-row day"
     copy_ms = median(s["copy"]) * 1000
     if not s["ours"]:
-        return [Result(NAME, f"{label}: detach+attach", None, "ms", "copy+delete", copy_ms,
-                       note=f"skipped: {_UNAVAILABLE}")]
+        return [
+            Result(
+                NAME,
+                f"{label}: detach+attach",
+                None,
+                "ms",
+                "copy+delete",
+                copy_ms,
+                note=f"skipped: {_UNAVAILABLE}",
+            )
+        ]
     speedup = median_ratio(s["copy"], s["ours"])
     big = rows >= 1_000_000
-    return [Result(NAME, f"{label}: detach+attach", median(s["ours"]) * 1000, "ms",
-                   "copy+delete (INSERT…SELECT, DELETE)", copy_ms, speedup,
-                   "≥ 100x faster" if big else "", speedup >= 100 if big else None,
-                   ratio_kind="speedup"),
-            Result(NAME, f"{label}: its digest, read after the move (blocks nobody)",
-                   median(s["digest"]) * 1000, "ms", "copy+delete (INSERT…SELECT, DELETE)",
-                   copy_ms, median_ratio(s["copy"], s["digest"]), ratio_kind="speedup")]
+    return [
+        Result(
+            NAME,
+            f"{label}: detach+attach",
+            median(s["ours"]) * 1000,
+            "ms",
+            "copy+delete (INSERT…SELECT, DELETE)",
+            copy_ms,
+            speedup,
+            "≥ 100x faster" if big else "",
+            speedup >= 100 if big else None,
+            ratio_kind="speedup",
+        ),
+        Result(
+            NAME,
+            f"{label}: its digest, read after the move (blocks nobody)",
+            median(s["digest"]) * 1000,
+            "ms",
+            "copy+delete (INSERT…SELECT, DELETE)",
+            copy_ms,
+            median_ratio(s["copy"], s["digest"]),
+            ratio_kind="speedup",
+        ),
+    ]
 
 
 def _scaling(sizes: list[int], by_size: dict[int, dict[str, list[float]]]) -> list[Result]:
@@ -200,23 +236,52 @@ def _scaling(sizes: list[int], by_size: dict[int, dict[str, list[float]]]) -> li
         return []
     pairs = min(len(small), len(big))
     ratio = median_ratio(big[:pairs], small[:pairs])
-    return [Result(NAME, f"ours: {sizes[-1]:,}-row day vs {sizes[0]:,}-row day",
-                   median(big) * 1000, "ms", f"ours, {sizes[0]:,}-row day", median(small) * 1000,
-                   ratio, "≤ 3x", ratio <= 3)]
+    return [
+        Result(
+            NAME,
+            f"ours: {sizes[-1]:,}-row day vs {sizes[0]:,}-row day",
+            median(big) * 1000,
+            "ms",
+            f"ours, {sizes[0]:,}-row day",
+            median(small) * 1000,
+            ratio,
+            "≤ 3x",
+            ratio <= 3,
+        )
+    ]
 
 
 def _waits(rows: int, s: dict[str, list[float]]) -> list[Result]:
     idle = max(s["idle_wait"])
-    results = [Result(NAME, f"worst concurrent insert during copy+delete ({rows:,} rows)",
-                      max(s["copy_wait"]), "ms", "worst insert, writer alone", idle)]
+    results = [
+        Result(
+            NAME,
+            f"worst concurrent insert during copy+delete ({rows:,} rows)",
+            max(s["copy_wait"]),
+            "ms",
+            "worst insert, writer alone",
+            idle,
+        )
+    ]
     if s["ours"]:
         worst = max(s["ours_wait"])
-        results.insert(0, Result(
-            NAME, f"worst concurrent insert during detach+attach ({rows:,} rows)", worst, "ms",
-            "worst insert, writer alone", idle, target="≤ 100 ms", met=worst <= 100))
+        results.insert(
+            0,
+            Result(
+                NAME,
+                f"worst concurrent insert during detach+attach ({rows:,} rows)",
+                worst,
+                "ms",
+                "worst insert, writer alone",
+                idle,
+                target="≤ 100 ms",
+                met=worst <= 100,
+            ),
+        )
     else:
-        results.insert(0, skipped(NAME, "worst concurrent insert during detach+attach",
-                                  _UNAVAILABLE))
+        results.insert(
+            0, skipped(NAME, "worst concurrent insert during detach+attach", _UNAVAILABLE)
+        )
     return results
 
 
@@ -232,4 +297,3 @@ def run(run: Run) -> list[Result]:
         by_size[rows] = _one_size(run, days, rows, url, available)
     results = [r for rows in sizes for r in _size_results(rows, by_size[rows])]
     return [*results, *_scaling(sizes, by_size), *_waits(sizes[-1], by_size[sizes[-1]])]
-

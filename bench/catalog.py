@@ -66,9 +66,10 @@ def _create_partitions(table: str, first: datetime.date, last: datetime.date) ->
     while day <= last:
         chunk_end = min(day + datetime.timedelta(days=99), last)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM audit_events_create_day_partitions("
-                           "%s::regclass, %s, %s)", [connection.ops.quote_name(table), day,
-                                                     chunk_end])
+            cursor.execute(
+                "SELECT count(*) FROM audit_events_create_day_partitions(%s::regclass, %s, %s)",
+                [connection.ops.quote_name(table), day, chunk_end],
+            )
         day = chunk_end + datetime.timedelta(days=1)
 
 
@@ -77,8 +78,9 @@ def _build(catalog: Catalog, today: datetime.date, rows_per_day: int) -> None:
     _create_partitions(live._meta.db_table, catalog.live_first, today)
     _create_partitions(archive._meta.db_table, catalog.archive_first, catalog.archive_last)
     data.fill_days(live, catalog.live_first, today, rows_per_day, OBJECTS, USERS)
-    data.fill_days(archive, catalog.archive_first, catalog.archive_last, rows_per_day, OBJECTS,
-                   USERS)
+    data.fill_days(
+        archive, catalog.archive_first, catalog.archive_last, rows_per_day, OBJECTS, USERS
+    )
     _build_plain_table(live._meta.db_table, archive._meta.db_table)
 
 
@@ -87,9 +89,11 @@ def _build_plain_table(live: str, archive: str) -> None:
     plain = ident(PLAIN_TABLE)
     statements = [
         sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
-            plain, ident(live)),
+            plain, ident(live)
+        ),
         sql.SQL("INSERT INTO {} SELECT * FROM {} UNION ALL SELECT * FROM {}").format(
-            plain, ident(live), ident(archive)),
+            plain, ident(live), ident(archive)
+        ),
         # The same key and indexes as the partitioned tables (partitions.py).
         sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id, timestamp)").format(plain),
         sql.SQL("CREATE INDEX ON {} (content_type_id, object_id, timestamp)").format(plain),

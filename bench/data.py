@@ -21,8 +21,20 @@ from audit_events.partitions import create_day_partitions, day_bounds
 __all__ = ["COLUMNS", "content_type_id", "fill_day", "fill_days"]
 
 #: The columns of the default event model, in the order the generator fills them.
-COLUMNS = ("id", "timestamp", "user_id", "username", "remote_addr", "url", "query_params",
-           "post_data", "headers", "content_type_id", "object_id", "content")
+COLUMNS = (
+    "id",
+    "timestamp",
+    "user_id",
+    "username",
+    "remote_addr",
+    "url",
+    "query_params",
+    "post_data",
+    "headers",
+    "content_type_id",
+    "object_id",
+    "content",
+)
 
 # g is the row number; bounds, step and counts come in as parameters.
 _GENERATED = sql.SQL(
@@ -40,13 +52,24 @@ def content_type_id() -> int:
     return int(ContentType.objects.get_for_model(get_user_model()).pk)
 
 
-def _insert(table: str, start: datetime.datetime, span: datetime.timedelta, rows: int,
-            objects: int = 1000, users: int = 100) -> None:
+def _insert(
+    table: str,
+    start: datetime.datetime,
+    span: datetime.timedelta,
+    rows: int,
+    objects: int = 1000,
+    users: int = 100,
+) -> None:
     statement = sql.SQL("INSERT INTO {} ({}) ").format(
-        sql.Identifier(table), sql.SQL(", ").join([sql.Identifier(c) for c in COLUMNS]))
+        sql.Identifier(table), sql.SQL(", ").join([sql.Identifier(c) for c in COLUMNS])
+    )
     params: dict[str, Any] = {
-        "start": start, "step": int(span / datetime.timedelta(microseconds=1)) // max(rows, 1),
-        "rows": rows, "objects": objects, "users": users, "content_type": content_type_id(),
+        "start": start,
+        "step": int(span / datetime.timedelta(microseconds=1)) // max(rows, 1),
+        "rows": rows,
+        "objects": objects,
+        "users": users,
+        "content_type": content_type_id(),
     }
     with connection.cursor() as cursor:
         cursor.execute((statement + _GENERATED).as_string(connection.connection), params)
@@ -60,8 +83,14 @@ def fill_day(model: Any, day: datetime.date, rows: int) -> str:
     return partition
 
 
-def fill_days(model: Any, first: datetime.date, last: datetime.date, rows_per_day: int,
-              objects: int, users: int) -> None:
+def fill_days(
+    model: Any,
+    first: datetime.date,
+    last: datetime.date,
+    rows_per_day: int,
+    objects: int,
+    users: int,
+) -> None:
     """Put ``rows_per_day`` events in every day from ``first`` to ``last`` (partitions exist).
 
     One statement through the parent, which routes each row to its day.

@@ -53,8 +53,11 @@ class Server:
         """Drop every database this run created."""
         with psycopg.connect(self.url, autocommit=True) as conn:
             for dbname in reversed(self.created):
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(dbname)))
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(dbname)
+                    )
+                )
         self.created.clear()
 
 

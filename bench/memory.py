@@ -29,25 +29,46 @@ _MIB = 1024 * 1024
 
 
 def _probe(url: str, action: str, *args: str) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-m", "bench.probe", action, url, *args],
-                            capture_output=True, text=True, cwd=_ROOT, env=env, check=False)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.probe", action, url, *args],
+        capture_output=True,
+        text=True,
+        cwd=_ROOT,
+        env=env,
+        check=False,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"bench.probe {action} failed:\n{result.stderr}")
     values: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
     return values
 
 
-def _results(what: str, small: dict[str, float], big: dict[str, float],
-             sizes: tuple[int, int]) -> list[Result]:
+def _results(
+    what: str, small: dict[str, float], big: dict[str, float], sizes: tuple[int, int]
+) -> list[Result]:
     out = []
-    for key, label in (("python_peak", "Python peak (tracemalloc)"),
-                       ("max_rss", "process max RSS")):
+    for key, label in (
+        ("python_peak", "Python peak (tracemalloc)"),
+        ("max_rss", "process max RSS"),
+    ):
         ratio = big[key] / small[key]
-        out.append(Result(NAME, f"{what}: {label}, {sizes[1]:,}-row day", big[key] / _MIB,
-                          "MiB", f"same, {sizes[0]:,}-row day", small[key] / _MIB, ratio,
-                          "no growth (≤ 1.2x)", ratio <= 1.2))
+        out.append(
+            Result(
+                NAME,
+                f"{what}: {label}, {sizes[1]:,}-row day",
+                big[key] / _MIB,
+                "MiB",
+                f"same, {sizes[0]:,}-row day",
+                small[key] / _MIB,
+                ratio,
+                "no growth (≤ 1.2x)",
+                ratio <= 1.2,
+            )
+        )
     return out
 
 

@@ -39,8 +39,9 @@ QUERIES = {
 
 
 def _select(table: str, condition: str) -> sql.Composed:
-    return sql.SQL("SELECT * FROM {} WHERE {} AND timestamp >= %s AND timestamp < %s "
-                   "ORDER BY timestamp DESC").format(sql.Identifier(table), sql.SQL(condition))
+    return sql.SQL(
+        "SELECT * FROM {} WHERE {} AND timestamp >= %s AND timestamp < %s ORDER BY timestamp DESC"
+    ).format(sql.Identifier(table), sql.SQL(condition))
 
 
 def _params(query: str, last_day: datetime.date) -> list[Any]:
@@ -65,8 +66,7 @@ def _explain(statement: sql.Composed, params: list[Any]) -> tuple[float, float, 
         cursor.execute(explain.as_string(connection.connection), params)
         raw = cursor.fetchone()[0]
     [result] = json.loads(raw) if isinstance(raw, str) else raw
-    return (result["Planning Time"], result["Execution Time"],
-            len(set(_relations(result["Plan"]))))
+    return (result["Planning Time"], result["Execution Time"], len(set(_relations(result["Plan"]))))
 
 
 def _measure(run: Run, table: str, query: str, last_day: datetime.date) -> dict[str, list[float]]:
@@ -79,8 +79,9 @@ def _measure(run: Run, table: str, query: str, last_day: datetime.date) -> dict[
     return series
 
 
-def _compare(run: Run, model: Any, count: int, query: str, last_day: datetime.date,
-             target: bool) -> list[Result]:
+def _compare(
+    run: Run, model: Any, count: int, query: str, last_day: datetime.date, target: bool
+) -> list[Result]:
     ours = _measure(run, model._meta.db_table, query, last_day)
     plain = _measure(run, catalog.PLAIN_TABLE, query, last_day)
     label = f"{query}, {model._meta.verbose_name} ({count:,} partitions)"
@@ -88,22 +89,45 @@ def _compare(run: Run, model: Any, count: int, query: str, last_day: datetime.da
     relations = int(median(ours["relations"]))
     expected = QUERIES[query][1]
     return [
-        Result(NAME, f"{label}: planning", plan_ms, "ms", "plain table: planning",
-               median(plain["plan"]), median_ratio(ours["plan"], plain["plan"]),
-               "< 1 ms" if target else "", plan_ms < 1 if target else None),
-        Result(NAME, f"{label}: execution", median(ours["exec"]), "ms",
-               "plain table: execution", median(plain["exec"]),
-               median_ratio(ours["exec"], plain["exec"])),
-        Result(NAME, f"{label}: partitions in plan", relations, "", "expected (days in window)",
-               expected, target=f"= {expected}", met=relations == expected),
+        Result(
+            NAME,
+            f"{label}: planning",
+            plan_ms,
+            "ms",
+            "plain table: planning",
+            median(plain["plan"]),
+            median_ratio(ours["plan"], plain["plan"]),
+            "< 1 ms" if target else "",
+            plan_ms < 1 if target else None,
+        ),
+        Result(
+            NAME,
+            f"{label}: execution",
+            median(ours["exec"]),
+            "ms",
+            "plain table: execution",
+            median(plain["exec"]),
+            median_ratio(ours["exec"], plain["exec"]),
+        ),
+        Result(
+            NAME,
+            f"{label}: partitions in plan",
+            relations,
+            "",
+            "expected (days in window)",
+            expected,
+            target=f"= {expected}",
+            met=relations == expected,
+        ),
     ]
 
 
 def _generic_vs_custom(run: Run, table: str, last_day: datetime.date) -> list[Result]:
     """Wall time of EXECUTE of a prepared statement, forced generic vs forced custom plans."""
     condition = QUERIES["object, last 7 days"][0].replace("%s", "$1", 1).replace("%s", "$2", 1)
-    prepare = sql.SQL("PREPARE bench_q AS SELECT * FROM {} WHERE {} AND timestamp >= $3 "
-                      "AND timestamp < $4").format(sql.Identifier(table), sql.SQL(condition))
+    prepare = sql.SQL(
+        "PREPARE bench_q AS SELECT * FROM {} WHERE {} AND timestamp >= $3 AND timestamp < $4"
+    ).format(sql.Identifier(table), sql.SQL(condition))
     params = _params("object, last 7 days", last_day)
     connection.ensure_connection()
     cursor = connection.connection.cursor()
@@ -119,9 +143,17 @@ def _generic_vs_custom(run: Run, table: str, last_day: datetime.date) -> list[Re
     cursor.execute("DEALLOCATE bench_q")
     cursor.execute("RESET plan_cache_mode")
     generic, custom = series["force_generic_plan"], series["force_custom_plan"]
-    return [Result(NAME, f"prepared statement on {table}, plan_cache_mode=force_generic_plan",
-                   median(generic), "ms/execution", "force_custom_plan (pruned at plan time)",
-                   median(custom), median_ratio(generic, custom))]
+    return [
+        Result(
+            NAME,
+            f"prepared statement on {table}, plan_cache_mode=force_generic_plan",
+            median(generic),
+            "ms/execution",
+            "force_custom_plan (pruned at plan time)",
+            median(custom),
+            median_ratio(generic, custom),
+        )
+    ]
 
 
 def run(run: Run) -> list[Result]:
@@ -134,8 +166,7 @@ def run(run: Run) -> list[Result]:
     results = []
     for query in QUERIES:
         results += _compare(run, live, live_count, query, today, target=False)
-        results += _compare(run, archive, archive_count, query, shared.archive_middle,
-                            target=True)
+        results += _compare(run, archive, archive_count, query, shared.archive_middle, target=True)
     return results + _generic_vs_custom(run, archive._meta.db_table, shared.archive_middle)
 
 

@@ -47,8 +47,11 @@ def _premake(model: Any, first: datetime.date) -> float:
     seconds = timed(lambda: created.extend(create_day_partitions(model, first, last)))
     with connection.cursor() as cursor:
         for name in created:
-            cursor.execute(sql.SQL("DROP TABLE {}").format(
-                sql.Identifier(*name.split("."))).as_string(connection.connection))
+            cursor.execute(
+                sql.SQL("DROP TABLE {}")
+                .format(sql.Identifier(*name.split(".")))
+                .as_string(connection.connection)
+            )
     return seconds
 
 
@@ -74,10 +77,22 @@ def run(run: Run) -> list[Result]:
     small = _status_ms(run)
     name = status_function()[0]
     return [
-        Result(NAME, f"premake {PREMAKE_DAYS} days, {counts[archive]:,} partitions",
-               median(premake[archive]), "ms", f"live table, {counts[live]:,} partitions",
-               median(premake[live]), median_ratio(premake[archive], premake[live])),
-        Result(NAME, f"status listing ({name}), {sum(counts.values()):,} partitions",
-               median(big), "ms", f"fresh database, {fresh} partitions", median(small),
-               median(big) / median(small)),
+        Result(
+            NAME,
+            f"premake {PREMAKE_DAYS} days, {counts[archive]:,} partitions",
+            median(premake[archive]),
+            "ms",
+            f"live table, {counts[live]:,} partitions",
+            median(premake[live]),
+            median_ratio(premake[archive], premake[live]),
+        ),
+        Result(
+            NAME,
+            f"status listing ({name}), {sum(counts.values()):,} partitions",
+            median(big),
+            "ms",
+            f"fresh database, {fresh} partitions",
+            median(small),
+            median(big) / median(small),
+        ),
     ]

@@ -52,7 +52,8 @@ def event_api() -> tuple[str, Callable[[Any, dict[str, Any]], Any]]:
 
         return "Model(...).save()", save
     return "AuditContext().create_event", lambda obj, content: AuditContext().create_event(
-        obj, **content)
+        obj, **content
+    )
 
 
 def record_in_request(request: Any, content: dict[str, Any]) -> None:
@@ -64,8 +65,7 @@ def record_in_request(request: Any, content: dict[str, Any]) -> None:
         event_api()[1](_target[0], content)
 
 
-def _interleaved(count: int, variants: list[Callable[[], object]],
-                 chunk: int = 50) -> list[float]:
+def _interleaved(count: int, variants: list[Callable[[], object]], chunk: int = 50) -> list[float]:
     """Seconds each variant took for ``count`` calls, run in alternating chunks.
 
     Alternating small chunks spreads the machine's bursts of noise (other
@@ -87,8 +87,9 @@ def _interleaved(count: int, variants: list[Callable[[], object]],
 
 def _template_row(model: Any, obj: Any) -> list[Any]:
     event = model(content_object=obj, content=CONTENT)
-    return [f.get_db_prep_save(f.pre_save(event, True), connection)
-            for f in model._meta.concrete_fields]
+    return [
+        f.get_db_prep_save(f.pre_save(event, True), connection) for f in model._meta.concrete_fields
+    ]
 
 
 def _rows(template: list[Any], count: int) -> list[list[Any]]:
@@ -104,7 +105,8 @@ class _Floors:
         table = sql.Identifier(model._meta.db_table)
         columns = sql.SQL(", ").join([sql.Identifier(f.column) for f in fields])
         self.insert = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-            table, columns, sql.SQL(", ").join([sql.Placeholder()] * len(fields)))
+            table, columns, sql.SQL(", ").join([sql.Placeholder()] * len(fields))
+        )
         self.copy = sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)
         connection.ensure_connection()
         self.cursor = connection.connection.cursor()
@@ -127,18 +129,37 @@ def _per_event(run: Run, model: Any, obj: Any) -> list[Result]:
     for rep in range(run.repeat + 1):
         rows = iter(_rows(template, count))
         copy_rows = _rows(template, count)
-        seconds = [*_interleaved(count, [lambda: create_event(obj, CONTENT),
-                                         lambda rows=rows: floors.insert_next(rows)]),
-                   timed(lambda rows=copy_rows: floors.copy_all(rows))]
+        seconds = [
+            *_interleaved(
+                count,
+                [lambda: create_event(obj, CONTENT), lambda rows=rows: floors.insert_next(rows)],
+            ),
+            timed(lambda rows=copy_rows: floors.copy_all(rows)),
+        ]
         if rep:  # the first round warms caches and connections
             for series, value in zip((api, insert, copy), seconds, strict=True):
                 series.append(value / count * 1e6)
     return [
-        Result(NAME, f"one event: {name}", median(api), "µs/event", "raw INSERT, same row",
-               median(insert), median_ratio(api, insert), "≤ 1.5x",
-               median_ratio(api, insert) <= 1.5),
-        Result(NAME, "one event: raw INSERT (floor for one row)", median(insert), "µs/event",
-               "COPY, same rows", median(copy), median_ratio(insert, copy)),
+        Result(
+            NAME,
+            f"one event: {name}",
+            median(api),
+            "µs/event",
+            "raw INSERT, same row",
+            median(insert),
+            median_ratio(api, insert),
+            "≤ 1.5x",
+            median_ratio(api, insert) <= 1.5,
+        ),
+        Result(
+            NAME,
+            "one event: raw INSERT (floor for one row)",
+            median(insert),
+            "µs/event",
+            "COPY, same rows",
+            median(copy),
+            median_ratio(insert, copy),
+        ),
     ]
 
 
@@ -152,16 +173,29 @@ def _bulk(run: Run, model: Any, obj: Any) -> list[Result]:
     for rep in range(run.repeat + 1):
         events = [model(content_object=obj, content=CONTENT) for _ in range(count)]
         rows = _rows(template, count)
-        steps = [lambda events=events: bulk_create_events(events),
-                 lambda rows=rows: floors.copy_all(rows)]
+        steps = [
+            lambda events=events: bulk_create_events(events),
+            lambda rows=rows: floors.copy_all(rows),
+        ]
         order = [0, 1] if rep % 2 else [1, 0]  # alternate which goes first
         seconds = {index: timed(steps[index]) for index in order}
         if rep:
             bulk.append(seconds[0] / count * 1e6)
             copy.append(seconds[1] / count * 1e6)
     ratio = median_ratio(bulk, copy)
-    return [Result(NAME, f"bulk_create_events, {count:,} events", median(bulk), "µs/event",
-                   "COPY, same rows", median(copy), ratio, "≤ 2x", ratio <= 2)]
+    return [
+        Result(
+            NAME,
+            f"bulk_create_events, {count:,} events",
+            median(bulk),
+            "µs/event",
+            "COPY, same rows",
+            median(copy),
+            ratio,
+            "≤ 2x",
+            ratio <= 2,
+        )
+    ]
 
 
 def _clients() -> tuple[Any, Any]:
@@ -182,19 +216,38 @@ def _per_request(run: Run) -> list[Result]:
     audited, plain = _clients()
     full, middleware_only, bare = [], [], []
     for rep in range(run.repeat + 1):
-        seconds = _interleaved(count, [lambda: audited.get("/audited/"),
-                                       lambda: audited.get("/plain/"),
-                                       lambda: plain.get("/plain/")])
+        seconds = _interleaved(
+            count,
+            [
+                lambda: audited.get("/audited/"),
+                lambda: audited.get("/plain/"),
+                lambda: plain.get("/plain/"),
+            ],
+        )
         if rep:
             for series, value in zip((full, middleware_only, bare), seconds, strict=True):
                 series.append(value / count * 1e6)
     baseline = "same view, no audit middleware, no event"
     return [
-        Result(NAME, "request: audit middleware + 1 event", median(full), "µs/request",
-               baseline, median(bare), median_ratio(full, bare),
-               note=f"+{median(full) - median(bare):.0f} µs"),
-        Result(NAME, "request: audit middleware, no event", median(middleware_only),
-               "µs/request", baseline, median(bare), median_ratio(middleware_only, bare)),
+        Result(
+            NAME,
+            "request: audit middleware + 1 event",
+            median(full),
+            "µs/request",
+            baseline,
+            median(bare),
+            median_ratio(full, bare),
+            note=f"+{median(full) - median(bare):.0f} µs",
+        ),
+        Result(
+            NAME,
+            "request: audit middleware, no event",
+            median(middleware_only),
+            "µs/request",
+            baseline,
+            median(bare),
+            median_ratio(middleware_only, bare),
+        ),
     ]
 
 

@@ -126,8 +126,14 @@ class Started:
     def __init__(self, code: str, env: dict[str, str]) -> None:
         self._out = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by finish()
         self._err = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by finish()
-        self.process = subprocess.Popen(python_command(code), env=process_env(**env), cwd=ROOT,
-                                        stdout=self._out, stderr=self._err, text=True)
+        self.process = subprocess.Popen(
+            python_command(code),
+            env=process_env(**env),
+            cwd=ROOT,
+            stdout=self._out,
+            stderr=self._err,
+            text=True,
+        )
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -151,15 +157,24 @@ def start_python(code: str, **env: str) -> Started:
 
 def rotate_in_process(**env: str) -> subprocess.CompletedProcess:
     """One rotation in a new process; returns it (killed ones have returncode -9)."""
-    return subprocess.run(python_command(ROTATE_ONCE), env=process_env(**env), cwd=ROOT,
-                          capture_output=True, text=True, timeout=180, check=False)
+    return subprocess.run(
+        python_command(ROTATE_ONCE),
+        env=process_env(**env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def rotation_backend() -> int | None:
     """The pid of the backend holding a rotation's advisory lock, if any."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                       "AND pid <> pg_backend_pid() LIMIT 1")
+        cursor.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND pid <> pg_backend_pid() LIMIT 1"
+        )
         row = cursor.fetchone()
     return int(row[0]) if row else None
 
@@ -182,11 +197,13 @@ def wait_for(predicate, what: str, timeout: float = 60.0):
 
 def where_is_everything() -> collections.Counter:
     """How many times each event id is stored: live, archive and spool together."""
-    query = sql.SQL("SELECT id FROM {live} UNION ALL SELECT id FROM {archive} "
-                    "UNION ALL SELECT id FROM {spool}").format(
+    query = sql.SQL(
+        "SELECT id FROM {live} UNION ALL SELECT id FROM {archive} UNION ALL SELECT id FROM {spool}"
+    ).format(
         live=sql.Identifier(AuditEvent._meta.db_table),
         archive=sql.Identifier(ArchivedAuditEvent._meta.db_table),
-        spool=sql.Identifier(spool_table(AuditEvent)))
+        spool=sql.Identifier(spool_table(AuditEvent)),
+    )
     with connection.cursor() as cursor:
         cursor.execute(query.as_string(connection.connection))
         return collections.Counter(row[0] for row in cursor.fetchall())

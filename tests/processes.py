@@ -39,9 +39,17 @@ def python_command(code: str) -> list[str]:
 
 def run_python(code: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``code`` (after ``django.setup()``) in a new process; raise if it fails."""
-    result = subprocess.run(python_command(code), env=env, cwd=ROOT, capture_output=True,
-                            text=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        python_command(code),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if result.returncode != 0:
-        raise AssertionError(f"process failed ({result.returncode}):\n{result.stdout}\n"
-                             f"{result.stderr}")
+        raise AssertionError(
+            f"process failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result

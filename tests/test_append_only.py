@@ -101,8 +101,7 @@ def test_moving_an_event_to_another_day_is_refused(event):
 
 
 def test_raw_sql_on_the_partition_itself_is_refused(event):
-    partition = next(p.name for p in list_partitions(AuditEvent)
-                     if p.day == event.timestamp.date())
+    partition = next(p.name for p in list_partitions(AuditEvent) if p.day == event.timestamp.date())
     table = sql.SQL(partition)  # regclass text: already quoted where needed
     refused(lambda: execute(sql.SQL("UPDATE {} SET username = 'x'").format(table)))
     refused(lambda: execute(sql.SQL("DELETE FROM {}").format(table)))
@@ -110,12 +109,15 @@ def test_raw_sql_on_the_partition_itself_is_refused(event):
 
 
 def test_upsert_cannot_overwrite_an_event(event):
-    refused(lambda: execute(
-        sql.SQL("INSERT INTO {t} SELECT * FROM {t} WHERE id = %s "
-                "ON CONFLICT (id, timestamp) DO UPDATE SET username = 'forged'").format(
-            t=sql.Identifier(AuditEvent._meta.db_table)),
-        [event.pk],
-    ))
+    refused(
+        lambda: execute(
+            sql.SQL(
+                "INSERT INTO {t} SELECT * FROM {t} WHERE id = %s "
+                "ON CONFLICT (id, timestamp) DO UPDATE SET username = 'forged'"
+            ).format(t=sql.Identifier(AuditEvent._meta.db_table)),
+            [event.pk],
+        )
+    )
     assert AuditEvent.objects.get(pk=event.pk).username == event.username
 
 
@@ -151,8 +153,12 @@ def test_guard_follows_a_partition_through_detach_and_attach(article):
     live, archive = (sql.Identifier(m._meta.db_table) for m in (AuditEvent, ArchivedAuditEvent))
     execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(live, sql.SQL(partition)))
     assert ROW_TRIGGER not in triggers_on(partition)
-    execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
-        archive, sql.SQL(partition)), [lower, upper])
+    execute(
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
+            archive, sql.SQL(partition)
+        ),
+        [lower, upper],
+    )
     assert ROW_TRIGGER in triggers_on(partition)
     refused(lambda: ArchivedAuditEvent.objects.filter(pk=event.pk).update(username="x"))
     refused(lambda: execute(sql.SQL("DELETE FROM {}").format(sql.SQL(partition))))
@@ -176,8 +182,11 @@ def test_spool_drain_still_works(article):
     event = AuditEvent(content_object=article, timestamp=day_bounds(FAR_DAY)[0])
     event.save()
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(
-            sql.Identifier(spool_table(AuditEvent))).as_string(connection.connection))
+        cursor.execute(
+            sql.SQL("SELECT count(*) FROM {}")
+            .format(sql.Identifier(spool_table(AuditEvent)))
+            .as_string(connection.connection)
+        )
         assert cursor.fetchone()[0] == 1
     create_day_partitions(AuditEvent, FAR_DAY, FAR_DAY)
     assert drain_day(AuditEvent, AuditEvent, FAR_DAY, "default") == 1

@@ -11,19 +11,39 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_quick_benchmark_prints_its_table_and_writes_the_generated_section(
-        postgresql_noproc, tmp_path):
+    postgresql_noproc, tmp_path
+):
     page = tmp_path / "performance.md"
     page.write_text(f"# Hand-written\n\n{BEGIN}\nold\n{END}\n\nMore prose.\n")
     server = postgresql_noproc
     login = f"{server.user}:{server.password}" if server.password else server.user
-    env = {**os.environ, "PYTHONPATH": str(ROOT),
-           "DATABASE_URL": f"postgresql://{login}@{server.host}:{server.port}/postgres"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": f"postgresql://{login}@{server.host}:{server.port}/postgres",
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
 
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "write", "--repeat", "1",
-         "--output", str(page)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--only",
+            "write",
+            "--repeat",
+            "1",
+            "--output",
+            str(page),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stderr
     assert "| write | bulk_create_events, 2,000 events |" in result.stdout

@@ -45,11 +45,20 @@ def test_bulk_create_stores_every_field_as_given():
     thing = UuidThing.objects.create(name="t")
     events = [
         AuditEvent(
-            content_object=article, user=user, username="ada", remote_addr="2001:db8::1",
-            url="/articles/1/", query_params={"q": "x"}, post_data={"title": "a"},
+            content_object=article,
+            user=user,
+            username="ada",
+            remote_addr="2001:db8::1",
+            url="/articles/1/",
+            query_params={"q": "x"},
+            post_data={"title": "a"},
             headers={"HTTP_USER_AGENT": "ua"},
-            content={"on": datetime.date(2024, 1, 2), "price": decimal.Decimal("1.50"),
-                     "ref": uuid.UUID(int=7), "nested": {"list": [1, "two"]}},
+            content={
+                "on": datetime.date(2024, 1, 2),
+                "price": decimal.Decimal("1.50"),
+                "ref": uuid.UUID(int=7),
+                "nested": {"list": [1, "two"]},
+            },
         ),
         AuditEvent(content_object=thing, content={"action": "created"}),
     ]
@@ -60,8 +69,12 @@ def test_bulk_create_stores_every_field_as_given():
     assert returned == events
     assert all(not event._state.adding and event._state.db == "default" for event in events)
     stored = [_stored(AuditEvent.objects.get(pk=event.pk)) for event in events]
-    expected[0]["content"] = {"on": "2024-01-02", "price": "1.50", "ref": str(uuid.UUID(int=7)),
-                              "nested": {"list": [1, "two"]}}
+    expected[0]["content"] = {
+        "on": "2024-01-02",
+        "price": "1.50",
+        "ref": str(uuid.UUID(int=7)),
+        "nested": {"list": [1, "two"]},
+    }
     assert stored == expected
     assert stored[1]["object_id"] == str(thing.pk)
 
@@ -123,12 +136,18 @@ def test_bulk_create_stores_nothing_when_a_row_is_refused():
     ("make_events", "error", "message"),
     [
         (lambda a: [AuditEvent(content_object=a), "not an event"], TypeError, "'not an event'"),
-        (lambda a: [AuditEvent(content_object=a), ArchivedAuditEvent(content_object=a)],
-         TypeError, "of one model"),
+        (
+            lambda a: [AuditEvent(content_object=a), ArchivedAuditEvent(content_object=a)],
+            TypeError,
+            "of one model",
+        ),
         (lambda a: [ArchivedAuditEvent(content_object=a)], TypeError, "archiving their day"),
         (lambda a: [AuditEvent.objects.create(content_object=a)], ValueError, "already saved"),
-        (lambda a: [AuditEvent(content_object=a, timestamp=datetime.datetime(2024, 1, 1))],
-         ValueError, "timezone-aware"),
+        (
+            lambda a: [AuditEvent(content_object=a, timestamp=datetime.datetime(2024, 1, 1))],
+            ValueError,
+            "timezone-aware",
+        ),
         (lambda a: [AuditEvent(content_object=a, timestamp=None)], ValueError, "timezone-aware"),
     ],
     ids=["not-an-event", "mixed-models", "archive-model", "saved", "naive", "no-timestamp"],
@@ -155,8 +174,9 @@ def test_bulk_create_writes_the_day_it_is_given_in_utc():
     # 23:30 at UTC-05:00 is 04:30 UTC the next day: the row belongs to that UTC day.
     local = datetime.timezone(datetime.timedelta(hours=-5))
     today = utc_today()
-    timestamp = datetime.datetime.combine(today - datetime.timedelta(days=1),
-                                          datetime.time(23, 30), tzinfo=local)
+    timestamp = datetime.datetime.combine(
+        today - datetime.timedelta(days=1), datetime.time(23, 30), tzinfo=local
+    )
     event = AuditEvent(content_object=article, timestamp=timestamp)
 
     bulk_create_events([event])
@@ -168,10 +188,16 @@ def test_bulk_create_writes_the_day_it_is_given_in_utc():
 def test_bulk_create_converts_values_as_save_does():
     """Values that need Django's conversion get it (IPv6 normalised, non-dict JSON)."""
     article = Article.objects.create(title="a")
-    saved = AuditEvent(content_object=article, remote_addr="2001:0DB8:0000::0001",
-                       content=["a", decimal.Decimal("2.5")])
-    copied = AuditEvent(content_object=article, remote_addr="2001:0DB8:0000::0001",
-                        content=["a", decimal.Decimal("2.5")])
+    saved = AuditEvent(
+        content_object=article,
+        remote_addr="2001:0DB8:0000::0001",
+        content=["a", decimal.Decimal("2.5")],
+    )
+    copied = AuditEvent(
+        content_object=article,
+        remote_addr="2001:0DB8:0000::0001",
+        content=["a", decimal.Decimal("2.5")],
+    )
     saved.save()
 
     bulk_create_events([copied])
@@ -179,5 +205,6 @@ def test_bulk_create_converts_values_as_save_does():
     rows = {e.pk: e for e in AuditEvent.objects.all()}
     fields = ("remote_addr", "content")
     assert [getattr(rows[copied.pk], f) for f in fields] == [
-        getattr(rows[saved.pk], f) for f in fields]
+        getattr(rows[saved.pk], f) for f in fields
+    ]
     assert rows[copied.pk].remote_addr == "2001:db8::1"

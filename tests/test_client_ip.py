@@ -68,15 +68,18 @@ def test_ports_are_stripped_from_forwarded_entries():
     assert get_client_ip(_request("10.0.0.1", "203.0.113.9:51234")) == "203.0.113.9"
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("2001:DB8::1", "2001:db8::1"),
-    ("::ffff:192.0.2.1", "192.0.2.1"),
-    ("fe80::1%eth0", "fe80::1"),
-    ("[::1]", "::1"),
-    ("bogus", None),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2001:DB8::1", "2001:db8::1"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("[::1]", "::1"),
+        ("bogus", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_parse_ip_normalizes_or_rejects(value, expected):
     parsed = parse_ip(value)
     assert (None if parsed is None else str(parsed)) == expected
@@ -124,11 +127,19 @@ def test_resolver_may_be_a_dotted_path():
     assert AuditContext.from_request(_request()).remote_addr == "192.0.2.99"
 
 
-@pytest.mark.parametrize("path", ["tests.nowhere.resolver", "tests.test_client_ip.missing",
-                                  "tests.test_client_ip.DEFAULT_NOT_CALLABLE"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tests.nowhere.resolver",
+        "tests.test_client_ip.missing",
+        "tests.test_client_ip.DEFAULT_NOT_CALLABLE",
+    ],
+)
 def test_bad_resolver_path_is_improperly_configured_naming_the_setting(path):
-    with (override_settings(AUDIT_CLIENT_IP_RESOLVER_FUNCTION=path),
-          pytest.raises(ImproperlyConfigured, match="AUDIT_CLIENT_IP_RESOLVER_FUNCTION")):
+    with (
+        override_settings(AUDIT_CLIENT_IP_RESOLVER_FUNCTION=path),
+        pytest.raises(ImproperlyConfigured, match="AUDIT_CLIENT_IP_RESOLVER_FUNCTION"),
+    ):
         get_client_ip_resolver()
 
 
@@ -137,8 +148,10 @@ DEFAULT_NOT_CALLABLE = "a string"
 
 @pytest.mark.parametrize("value", [["10.0.0.0/33"], ["proxy.example.com"], "10.0.0.1"])
 def test_bad_trusted_proxies_are_improperly_configured_naming_the_setting(value):
-    with (override_settings(AUDIT_TRUSTED_PROXIES=value),
-          pytest.raises(ImproperlyConfigured, match="AUDIT_TRUSTED_PROXIES")):
+    with (
+        override_settings(AUDIT_TRUSTED_PROXIES=value),
+        pytest.raises(ImproperlyConfigured, match="AUDIT_TRUSTED_PROXIES"),
+    ):
         get_client_ip(_request())
 
 

@@ -44,16 +44,29 @@ def test_audit_context_is_importable_from_the_package():
 
 
 def test_new_event_is_unsaved_event_of_the_configured_model_with_context_data(user):
-    context = AuditContext(url="https://example.com/a?b=1", remote_addr="192.0.2.1", user=user,
-                           query_params={"b": "1"}, post_data={"c": "2"}, headers={"X-A": "3"})
+    context = AuditContext(
+        url="https://example.com/a?b=1",
+        remote_addr="192.0.2.1",
+        user=user,
+        query_params={"b": "1"},
+        post_data={"c": "2"},
+        headers={"X-A": "3"},
+    )
     context.extra_data["foo"] = "bar"
     event = context.new_event()
     assert isinstance(event, get_audit_event_model())
     assert event._state.adding
     assert (event.url, event.remote_addr, event.user, event.username) == (
-        "https://example.com/a?b=1", "192.0.2.1", user, "alice")
+        "https://example.com/a?b=1",
+        "192.0.2.1",
+        user,
+        "alice",
+    )
     assert (event.query_params, event.post_data, event.headers) == (
-        {"b": "1"}, {"c": "2"}, {"X-A": "3"})
+        {"b": "1"},
+        {"c": "2"},
+        {"X-A": "3"},
+    )
     assert event.content == {"foo": "bar"}
     assert AuditEvent.objects.count() == 0
 
@@ -110,8 +123,20 @@ def test_extra_data_does_not_leak_between_threads(article):
     assert AuditContext().extra_data == {}
 
 
-@pytest.mark.parametrize("name", ["url", "remote_addr", "user", "query_params", "post_data",
-                                  "headers", "extra_data", "username", "anything"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "url",
+        "remote_addr",
+        "user",
+        "query_params",
+        "post_data",
+        "headers",
+        "extra_data",
+        "username",
+        "anything",
+    ],
+)
 def test_attributes_are_read_only(name):
     context = AuditContext(url="/x")
     with pytest.raises(AttributeError):
@@ -177,8 +202,7 @@ def test_context_works_outside_any_request(article):
     context = AuditContext()
     event = context.create_event(article, source="management command")
     stored = AuditEvent.objects.get(pk=event.pk)
-    assert (stored.user_id, stored.username, stored.url, stored.remote_addr) == (
-        None, "", "", None)
+    assert (stored.user_id, stored.username, stored.url, stored.remote_addr) == (None, "", "", None)
 
 
 def test_anonymous_user_is_recorded_as_no_user(article):
@@ -192,10 +216,15 @@ def test_create_fields_event_encodes_dates_decimals_and_uuids(article):
     article.reference = uuid.UUID("12345678-1234-5678-1234-567812345678")
     article.save()
     event = AuditContext().create_fields_event(
-        article, "title", "published", "price", "reference", reason="edit")
+        article, "title", "published", "price", "reference", reason="edit"
+    )
     assert AuditEvent.objects.get(pk=event.pk).content == {
-        "title": "first", "published": "2024-02-29", "price": "12.50",
-        "reference": "12345678-1234-5678-1234-567812345678", "reason": "edit"}
+        "title": "first",
+        "published": "2024-02-29",
+        "price": "12.50",
+        "reference": "12345678-1234-5678-1234-567812345678",
+        "reason": "edit",
+    }
 
 
 def test_create_fields_event_field_value_replaces_same_named_kwarg(article):
@@ -210,11 +239,14 @@ def test_create_fields_event_stores_foreign_keys_as_ids(article):
     assert fields_event.content == {"content_type": ctype.pk}
 
 
-@pytest.mark.parametrize("make", [
-    lambda: BigThing.objects.create(id=2**40, name="big"),
-    lambda: UuidThing.objects.create(name="uuid"),
-    lambda: SlugThing.objects.create(slug="a-slug"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: BigThing.objects.create(id=2**40, name="big"),
+        lambda: UuidThing.objects.create(name="uuid"),
+        lambda: SlugThing.objects.create(slug="a-slug"),
+    ],
+)
 def test_events_about_bigint_uuid_and_string_keys(make):
     obj = make()
     event = AuditContext().create_event(obj)
@@ -249,8 +281,12 @@ def test_create_event_rejects_an_unsaved_object():
 
 def test_nul_characters_are_stored_as_replacement_characters(article):
     user = get_user_model()(pk=987654, username="bad\x00name")
-    context = AuditContext(url="https://example.com/a\x00b", user=user,
-                           headers={"X-A": "h\x00"}, extra_data={"k\x00ey": "v\x00al"})
+    context = AuditContext(
+        url="https://example.com/a\x00b",
+        user=user,
+        headers={"X-A": "h\x00"},
+        extra_data={"k\x00ey": "v\x00al"},
+    )
     event = context.create_event(article, note=["x\x00y", {"deep": "\x00"}])
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.url == "https://example.com/a\ufffdb"

@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_demo_records_rotates_and_archives(audit_pg_server):
     dbname = f"demo_{uuid.uuid4().hex[:8]}"
-    admin_url = (f"postgresql://{audit_pg_server.user}:{audit_pg_server.password}@"
-                 f"{audit_pg_server.host}:{audit_pg_server.port}/{audit_pg_server.maintenance_dbname}")
+    admin_url = (
+        f"postgresql://{audit_pg_server.user}:{audit_pg_server.password}@"
+        f"{audit_pg_server.host}:{audit_pg_server.port}/{audit_pg_server.maintenance_dbname}"
+    )
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{dbname}"')
     url = admin_url.rsplit("/", 1)[0] + f"/{dbname}"
@@ -22,7 +24,12 @@ def test_demo_records_rotates_and_archives(audit_pg_server):
     env.pop("DJANGO_SETTINGS_MODULE", None)
     result = subprocess.run(
         [sys.executable, "example/manage.py", "demo", "--days", "93", "--events-per-day", "2"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -19,11 +19,18 @@ def _dumps(value):
 
 
 def test_dates_decimals_uuids_and_lazy_strings_encode():
-    value = {"d": datetime.date(2024, 1, 2), "n": decimal.Decimal("1.10"),
-             "u": uuid.UUID(int=1), "t": gettext_lazy("hello")}
-    assert json.loads(_dumps(value)) == {"d": "2024-01-02", "n": "1.10",
-                                         "u": "00000000-0000-0000-0000-000000000001",
-                                         "t": "hello"}
+    value = {
+        "d": datetime.date(2024, 1, 2),
+        "n": decimal.Decimal("1.10"),
+        "u": uuid.UUID(int=1),
+        "t": gettext_lazy("hello"),
+    }
+    assert json.loads(_dumps(value)) == {
+        "d": "2024-01-02",
+        "n": "1.10",
+        "u": "00000000-0000-0000-0000-000000000001",
+        "t": "hello",
+    }
 
 
 def test_nul_escape_becomes_replacement_character():
@@ -61,10 +68,18 @@ def test_clean_text_replaces_nul_and_surrogates():
 @pytest.mark.django_db
 def test_stored_content_round_trips_through_jsonb():
     article = Article.objects.create(title="t")
-    content = {"nul": "a\x00b", "escaped": "\\u0000", "emoji": "\U0001f600",
-               "surrogate": "\udc80", "when": datetime.datetime(2024, 1, 2, 3, 4, 5,
-                                                                tzinfo=datetime.UTC)}
+    content = {
+        "nul": "a\x00b",
+        "escaped": "\\u0000",
+        "emoji": "\U0001f600",
+        "surrogate": "\udc80",
+        "when": datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+    }
     event = AuditContext().create_event(article, **content)
     assert AuditEvent.objects.get(pk=event.pk).content == {
-        "nul": "a\ufffdb", "escaped": "\\u0000", "emoji": "\U0001f600",
-        "surrogate": "\ufffd", "when": "2024-01-02T03:04:05Z"}
+        "nul": "a\ufffdb",
+        "escaped": "\\u0000",
+        "emoji": "\U0001f600",
+        "surrogate": "\ufffd",
+        "when": "2024-01-02T03:04:05Z",
+    }

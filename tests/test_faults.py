@@ -58,8 +58,9 @@ def work_of_every_kind() -> list:
         insert_rows(today - days_ago * DAY, 30)
     with connection.cursor() as cursor:
         name = f"audit_events_auditevent_p{today + 5 * DAY:%Y%m%d}"
-        cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name))
-                       .as_string(cursor.connection))
+        cursor.execute(
+            sql.SQL("DROP TABLE {}").format(sql.Identifier(name)).as_string(cursor.connection)
+        )
     for days_ago in (20, 200):  # no partition: spooled; drained to live / to the archive
         save_at(day_bounds(today - days_ago * DAY)[0] + datetime.timedelta(hours=3))
     return list(where_is_everything())
@@ -111,8 +112,13 @@ def open_reader():
 
     def open_one() -> psycopg.Connection:
         params = connection.get_connection_params()
-        conn = psycopg.connect(host=params["host"], port=params["port"], user=params["user"],
-                               dbname=params["dbname"], password=params.get("password", ""))
+        conn = psycopg.connect(
+            host=params["host"],
+            port=params["port"],
+            user=params["user"],
+            dbname=params["dbname"],
+            password=params.get("password", ""),
+        )
         conn.execute("BEGIN")
         conn.execute("SELECT count(*) FROM audit_events_auditevent")
         opened.append(conn)
@@ -126,8 +132,10 @@ def open_reader():
 def waiting_rotation() -> int | None:
     """The pid of a rotation backend waiting on a lock inside DETACH (CONCURRENTLY or FINALIZE)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                       "AND query LIKE '%%DETACH PARTITION%%'")
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%%DETACH PARTITION%%'"
+        )
         row = cursor.fetchone()
     return int(row[0]) if row else None
 
@@ -136,8 +144,9 @@ def test_rotation_killed_and_cut_off_mid_detach_is_repaired(open_reader):
     """SIGKILL plus pg_terminate_backend while DETACH CONCURRENTLY waits: 'pending detach'."""
     ids = work_of_every_kind()
     reader = open_reader()
-    process = start_python("from audit_events.lifecycle import rotate; rotate()",
-                           AUDIT_TEST_SETTINGS=LONG_LOCK_TIMEOUT)
+    process = start_python(
+        "from audit_events.lifecycle import rotate; rotate()", AUDIT_TEST_SETTINGS=LONG_LOCK_TIMEOUT
+    )
     pid = wait_for(waiting_rotation, "rotation to wait inside DETACH CONCURRENTLY")
     process.kill()
     terminate(pid)
@@ -151,8 +160,9 @@ def test_connection_dropped_mid_rotation_fails_cleanly_and_is_repaired(open_read
     """The rotation's connection is terminated while it waits; the run reports failure."""
     ids = work_of_every_kind()
     reader = open_reader()
-    process = start_python("from audit_events.lifecycle import rotate; rotate()",
-                           AUDIT_TEST_SETTINGS=LONG_LOCK_TIMEOUT)
+    process = start_python(
+        "from audit_events.lifecycle import rotate; rotate()", AUDIT_TEST_SETTINGS=LONG_LOCK_TIMEOUT
+    )
     pid = wait_for(waiting_rotation, "rotation to wait inside DETACH CONCURRENTLY")
     terminate(pid)
     status, _, stderr = process.finish()
@@ -194,8 +204,9 @@ def test_rotation_not_run_for_30_days_catches_up():
     today = utc_today()
     with connection.cursor() as cursor:
         for status in partition_status():
-            cursor.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(status.table))
-                           .as_string(cursor.connection))
+            cursor.execute(
+                sql.SQL("DROP TABLE {}").format(sql.SQL(status.table)).as_string(cursor.connection)
+            )
     create_day_partitions(AuditEvent, today - 31 * DAY, today - 16 * DAY)
     for days_ago in range(31, -1, -1):  # an event every day, through the gap
         save_at(day_bounds(today - days_ago * DAY)[0] + datetime.timedelta(hours=12))

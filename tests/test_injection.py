@@ -35,8 +35,10 @@ from tests.testapp.models import Article
 
 DAY = datetime.timedelta(days=1)
 FAR_DAY = datetime.date(2001, 2, 3)
-HOSTILE = {"AUDIT_EVENT_MODEL": "hostileapp.HostileEvent",
-           "AUDIT_EVENT_ARCHIVE_MODEL": "hostileapp.HostileArchivedEvent"}
+HOSTILE = {
+    "AUDIT_EVENT_MODEL": "hostileapp.HostileEvent",
+    "AUDIT_EVENT_ARCHIVE_MODEL": "hostileapp.HostileArchivedEvent",
+}
 
 
 def relnames(pattern_oids_of: str) -> list[str]:
@@ -44,7 +46,8 @@ def relnames(pattern_oids_of: str) -> list[str]:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
             "WHERE i.inhparent = %s::regclass ORDER BY 1",
-            [connection.ops.quote_name(pattern_oids_of)])
+            [connection.ops.quote_name(pattern_oids_of)],
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -69,8 +72,10 @@ pytestmark = pytest.mark.django_db
 
 def test_migration_created_the_tables_under_their_exact_names():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT relname, relkind FROM pg_class WHERE relname IN (%s, %s) "
-                       "ORDER BY relname", [LIVE_TABLE, ARCHIVE_TABLE])
+        cursor.execute(
+            "SELECT relname, relkind FROM pg_class WHERE relname IN (%s, %s) ORDER BY relname",
+            [LIVE_TABLE, ARCHIVE_TABLE],
+        )
         assert cursor.fetchall() == sorted([(LIVE_TABLE, "p"), (ARCHIVE_TABLE, "p")])
     assert canary_is_alive()
     assert is_guarded(HostileEvent) and is_guarded(HostileArchivedEvent)
@@ -128,8 +133,11 @@ def hostile_layout(transactional_db):
         yield
         with connection.cursor() as cursor:
             for status in partition_status():
-                cursor.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(status.table))
-                               .as_string(cursor.connection))
+                cursor.execute(
+                    sql.SQL("DROP TABLE {}")
+                    .format(sql.SQL(status.table))
+                    .as_string(cursor.connection)
+                )
         create_day_partitions(HostileEvent, utc_today() - DAY, utc_today() + 14 * DAY)
         forget_partitioned_days()
 
@@ -167,10 +175,12 @@ def raw_db(sql_db: psycopg.Connection) -> psycopg.Connection:
         sql_db.execute(read_sql(name))
     sql_db.execute("CREATE TABLE canary (id int)")
     for table in (DOUBLE_QUOTED, DOUBLE_QUOTED_ARCHIVE):
-        sql_db.execute(sql.SQL(
-            'CREATE TABLE {} (id uuid NOT NULL, "timestamp" timestamptz NOT NULL, note text, '
-            'PRIMARY KEY (id, "timestamp")) PARTITION BY RANGE ("timestamp")'
-        ).format(sql.Identifier(table)))
+        sql_db.execute(
+            sql.SQL(
+                'CREATE TABLE {} (id uuid NOT NULL, "timestamp" timestamptz NOT NULL, note text, '
+                'PRIMARY KEY (id, "timestamp")) PARTITION BY RANGE ("timestamp")'
+            ).format(sql.Identifier(table))
+        )
         for statement in install_statements(table):
             sql_db.execute(statement)
     return sql_db
@@ -184,21 +194,33 @@ def regclass(table: str) -> str:
 def test_sql_functions_quote_names_with_double_quotes(raw_db):
     live, archive = regclass(DOUBLE_QUOTED), regclass(DOUBLE_QUOTED_ARCHIVE)
     old, today = datetime.date(2020, 1, 1), datetime.date(2020, 6, 1)
-    raw_db.execute("SELECT audit_events_create_day_partitions(%s::regclass, %s, %s)",
-                   [live, old, old + DAY])
-    raw_db.execute(sql.SQL("INSERT INTO {} VALUES (gen_random_uuid(), %s, 'x')").format(
-        sql.Identifier(DOUBLE_QUOTED)), [day_bounds(old)[0]])
+    raw_db.execute(
+        "SELECT audit_events_create_day_partitions(%s::regclass, %s, %s)", [live, old, old + DAY]
+    )
+    raw_db.execute(
+        sql.SQL("INSERT INTO {} VALUES (gen_random_uuid(), %s, 'x')").format(
+            sql.Identifier(DOUBLE_QUOTED)
+        ),
+        [day_bounds(old)[0]],
+    )
     statements = raw_db.execute(
         "SELECT audit_events_maintenance_statements(%s::regclass, %s::regclass, %s, %s, %s)",
-        [live, archive, today - 90 * DAY, today, today + 2 * DAY]).fetchall()
+        [live, archive, today - 90 * DAY, today, today + 2 * DAY],
+    ).fetchall()
     for (statement,) in statements:
         raw_db.execute(statement)
     kinds = raw_db.execute(
         "SELECT state, count(*) FROM audit_events_partition_status(%s::regclass, %s::regclass) "
-        "GROUP BY state ORDER BY state", [live, archive]).fetchall()
+        "GROUP BY state ORDER BY state",
+        [live, archive],
+    ).fetchall()
     assert kinds == [("archived", 2), ("live", 3)]
-    assert raw_db.execute("SELECT * FROM audit_events_day_digest(%s::regclass, %s)",
-                          [archive, old]).fetchone()[0] == 1
+    assert (
+        raw_db.execute(
+            "SELECT * FROM audit_events_day_digest(%s::regclass, %s)", [archive, old]
+        ).fetchone()[0]
+        == 1
+    )
     assert raw_db.execute("SELECT to_regclass('canary') IS NOT NULL").fetchone() == (True,)
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
         raw_db.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(DOUBLE_QUOTED_ARCHIVE)))
@@ -213,8 +235,13 @@ def test_grant_function_quotes_role_and_table_names(raw_db):
         raw_db.execute(
             "SELECT audit_events_grant_app_role(%s::regrole, %s::regclass, %s::regclass, "
             "%s::regclass, 'canary'::regclass)",
-            [regclass(role), regclass(DOUBLE_QUOTED), regclass(DOUBLE_QUOTED_ARCHIVE),
-             regclass("spool ' ;")])
+            [
+                regclass(role),
+                regclass(DOUBLE_QUOTED),
+                regclass(DOUBLE_QUOTED_ARCHIVE),
+                regclass("spool ' ;"),
+            ],
+        )
         held = raw_db.execute(
             "SELECT has_table_privilege(%s::regrole, %s::regclass, 'INSERT'), "
             "has_table_privilege(%s::regrole, %s::regclass, 'DELETE')",

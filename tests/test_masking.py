@@ -18,9 +18,22 @@ def _event():
     return AuditEvent.objects.get()
 
 
-@pytest.mark.parametrize("name", ["password", "Password", "PASSWORD", "new_password1",
-                                  "user[password]", "old-password", "access_token", "apiKey",
-                                  "X-Api-Key", "client_secret", "csrfmiddlewaretoken"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "Password",
+        "PASSWORD",
+        "new_password1",
+        "user[password]",
+        "old-password",
+        "access_token",
+        "apiKey",
+        "X-Api-Key",
+        "client_secret",
+        "csrfmiddlewaretoken",
+    ],
+)
 def test_sensitive_names_match_case_insensitively_inside_longer_names(name):
     assert is_sensitive(name)
 
@@ -32,10 +45,16 @@ def test_ordinary_names_are_not_sensitive(name):
 
 @override_settings(**CAPTURE_ALL)
 def test_post_fields_are_masked_case_insensitively(client):
-    client.post("/record/", {"username": "bob", "Password": "hunter2", "new_password1": "a",
-                             "new_password2": "a"})
-    assert _event().post_data == {"username": "bob", "Password": MASK,
-                                  "new_password1": MASK, "new_password2": MASK}
+    client.post(
+        "/record/",
+        {"username": "bob", "Password": "hunter2", "new_password1": "a", "new_password2": "a"},
+    )
+    assert _event().post_data == {
+        "username": "bob",
+        "Password": MASK,
+        "new_password1": MASK,
+        "new_password2": MASK,
+    }
 
 
 @override_settings(**CAPTURE_ALL, AUDIT_MASK_POST_FIELDS=("card_number",))
@@ -56,10 +75,11 @@ def test_multi_valued_fields_keep_all_values(client):
 def test_query_params_are_masked_in_query_params_and_url(client):
     client.get("/record/?page=2&Access_Token=abc123&api_key=zzz&q=a+b%20c")
     event = _event()
-    assert event.query_params == {"page": "2", "Access_Token": MASK, "api_key": MASK,
-                                  "q": "a b c"}
-    assert event.url == f"http://testserver/record/?page=2&Access_Token={MASK}&api_key={MASK}" \
-                        "&q=a+b%20c"
+    assert event.query_params == {"page": "2", "Access_Token": MASK, "api_key": MASK, "q": "a b c"}
+    assert (
+        event.url == f"http://testserver/record/?page=2&Access_Token={MASK}&api_key={MASK}"
+        "&q=a+b%20c"
+    )
     assert "abc123" not in event.url and "zzz" not in event.url
 
 
@@ -79,8 +99,10 @@ def test_percent_encoded_parameter_names_are_masked():
 def test_json_body_keys_are_masked_at_any_depth(client):
     body = {"user": {"name": "bob", "PASSWORD": "x"}, "items": [{"token": "t", "n": 1}]}
     client.post("/record/", body, content_type="application/json")
-    assert _event().post_data == {"user": {"name": "bob", "PASSWORD": MASK},
-                                  "items": [{"token": MASK, "n": 1}]}
+    assert _event().post_data == {
+        "user": {"name": "bob", "PASSWORD": MASK},
+        "items": [{"token": MASK, "n": 1}],
+    }
 
 
 @override_settings(**CAPTURE_ALL)
@@ -117,8 +139,7 @@ def test_body_over_the_size_limit_is_omitted(client):
     response = client.post("/record/body/", {"blob": "x" * 500}, content_type="application/json")
     assert response.json()["echo"] == {"blob": "x" * 500}
     size = len(json.dumps({"blob": "x" * 500}))
-    assert _event().post_data == {"_omitted": {"reason": "too large", "size": size,
-                                               "limit": 100}}
+    assert _event().post_data == {"_omitted": {"reason": "too large", "size": size, "limit": 100}}
 
 
 @override_settings(**CAPTURE_ALL)
@@ -128,18 +149,34 @@ def test_body_of_unknown_size_is_omitted():
     assert capture_post_data(request) == {"_omitted": {"reason": "unknown size"}}
 
 
-@override_settings(AUDIT_INCLUDE_HEADERS=["HTTP_X_REQUEST_ID", "HTTP_AUTHORIZATION",
-                                          "HTTP_COOKIE", "HTTP_PROXY_AUTHORIZATION"])
+@override_settings(
+    AUDIT_INCLUDE_HEADERS=[
+        "HTTP_X_REQUEST_ID",
+        "HTTP_AUTHORIZATION",
+        "HTTP_COOKIE",
+        "HTTP_PROXY_AUTHORIZATION",
+    ]
+)
 def test_credential_headers_are_masked_even_when_included(client):
     client.cookies["sessionid"] = "s3cr3t"
-    client.get("/record/", HTTP_X_REQUEST_ID="req-1", HTTP_AUTHORIZATION="Bearer abc",
-               HTTP_PROXY_AUTHORIZATION="Basic xyz")
-    assert _event().headers == {"X-Request-Id": "req-1", "Authorization": MASK,
-                                "Cookie": MASK, "Proxy-Authorization": MASK}
+    client.get(
+        "/record/",
+        HTTP_X_REQUEST_ID="req-1",
+        HTTP_AUTHORIZATION="Bearer abc",
+        HTTP_PROXY_AUTHORIZATION="Basic xyz",
+    )
+    assert _event().headers == {
+        "X-Request-Id": "req-1",
+        "Authorization": MASK,
+        "Cookie": MASK,
+        "Proxy-Authorization": MASK,
+    }
 
 
-@override_settings(AUDIT_INCLUDE_HEADERS=["HTTP_AUTHORIZATION", "http_x_custom_token"],
-                   AUDIT_ALLOW_SENSITIVE_HEADERS=["HTTP_AUTHORIZATION"])
+@override_settings(
+    AUDIT_INCLUDE_HEADERS=["HTTP_AUTHORIZATION", "http_x_custom_token"],
+    AUDIT_ALLOW_SENSITIVE_HEADERS=["HTTP_AUTHORIZATION"],
+)
 def test_allowed_sensitive_headers_are_stored(client):
     client.get("/record/", HTTP_AUTHORIZATION="Bearer abc", HTTP_X_CUSTOM_TOKEN="t")
     assert _event().headers == {"Authorization": "Bearer abc", "X-Custom-Token": MASK}
@@ -147,8 +184,9 @@ def test_allowed_sensitive_headers_are_stored(client):
 
 @override_settings(AUDIT_INCLUDE_HEADERS=["X-Request-ID", "content-type", "HTTP_X_ABSENT"])
 def test_header_names_may_be_given_as_http_names():
-    request = RequestFactory().post("/", "{}", content_type="application/json",
-                                    HTTP_X_REQUEST_ID="r")
+    request = RequestFactory().post(
+        "/", "{}", content_type="application/json", HTTP_X_REQUEST_ID="r"
+    )
     assert capture_headers(request) == {"X-Request-Id": "r", "Content-Type": "application/json"}
 
 

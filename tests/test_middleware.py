@@ -39,7 +39,11 @@ def test_view_records_url_user_and_client_ip(client, alice):
     event = _only_event()
     assert str(event.pk) == response.json()["event"]
     assert (event.url, event.user, event.username, event.remote_addr) == (
-        "http://testserver/record/?page=2", alice, "alice", "127.0.0.1")
+        "http://testserver/record/?page=2",
+        alice,
+        "alice",
+        "127.0.0.1",
+    )
     assert event.content == {"action": "record"}
 
 
@@ -127,8 +131,9 @@ def test_failing_capture_never_fails_the_request(client, caplog):
 
 @override_settings(AUDIT_INCLUDE_POST_DATA=True)
 def test_view_can_read_json_body_after_recording(client):
-    response = client.post("/record/body/", {"a": 1, "password": "s"},
-                           content_type="application/json")
+    response = client.post(
+        "/record/body/", {"a": 1, "password": "s"}, content_type="application/json"
+    )
     assert response.json()["echo"] == {"a": 1, "password": "s"}
     assert _only_event().post_data == {"a": 1, "password": "********"}
 

@@ -47,8 +47,9 @@ def test_any_primary_key_type_can_be_audited(make):
 def test_get_filter_and_ordering_work_across_partitions():
     article = Article.objects.create(title="a")
     now = timezone.now()
-    yesterday = AuditEvent(content_object=article, content={"n": 1},
-                           timestamp=now - datetime.timedelta(days=1))
+    yesterday = AuditEvent(
+        content_object=article, content={"n": 1}, timestamp=now - datetime.timedelta(days=1)
+    )
     yesterday.save()
     today = record(article, n=2)
     ordered = list(AuditEvent.objects.filter(object_id=str(article.pk)).order_by("timestamp"))
@@ -95,7 +96,11 @@ def test_default_models_are_active():
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("no_dot", "must be of the form"), ("testapp.Missing", "has not been installed"), (3, "must be")],
+    [
+        ("no_dot", "must be of the form"),
+        ("testapp.Missing", "has not been installed"),
+        (3, "must be"),
+    ],
 )
 def test_bad_model_setting_raises_improperly_configured(value, message):
     with override_settings(AUDIT_EVENT_MODEL=value), pytest.raises(ImproperlyConfigured) as info:
@@ -131,7 +136,8 @@ def test_archived_events_carry_the_archive_time_of_their_day():
     when = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
     ArchivedAuditEvent(content_object=article, timestamp=when).save()
     archived_at = timezone.now()
-    ArchivedDay.objects.create(archive_table=ArchivedAuditEvent._meta.db_table, day=day,
-                               archived_at=archived_at)
+    ArchivedDay.objects.create(
+        archive_table=ArchivedAuditEvent._meta.db_table, day=day, archived_at=archived_at
+    )
     (event,) = ArchivedAuditEvent.objects.all()
     assert event.archive_timestamp == archived_at

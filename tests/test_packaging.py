@@ -17,9 +17,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(out), str(ROOT)],
-        check=True, cwd=out,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        cwd=out,
     )
     (built,) = out.glob("audit_events-*.whl")
     return built
@@ -45,6 +56,7 @@ def test_non_editable_install_finds_its_sql_files(wheel, tmp_path):
         "print(sql_dir());"
         "assert all(read_sql(name).strip() for name in FUNCTION_FILES)"
     )
-    result = subprocess.run([python, "-c", probe], check=True, capture_output=True, text=True,
-                            cwd=tmp_path)
+    result = subprocess.run(
+        [python, "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path
+    )
     assert result.stdout.strip().startswith(str(env_dir))

@@ -42,18 +42,25 @@ def run(cursor, statement, params=()):
 
 def audit_tables() -> list[str]:
     """Parents, spool, ledger and every day table (regclass text)."""
-    tables = [sql.Identifier(t).as_string(connection.connection)
-              for t in (LIVE, ARCHIVE, SPOOL, LEDGER)]
+    tables = [
+        sql.Identifier(t).as_string(connection.connection) for t in (LIVE, ARCHIVE, SPOOL, LEDGER)
+    ]
     return tables + [s.table for s in partition_status()]
 
 
 def set_owner(role: str) -> None:
     with connection.cursor() as cursor:
         for table in audit_tables():
-            run(cursor, sql.SQL("ALTER TABLE {} OWNER TO {}").format(
-                sql.SQL(table), sql.Identifier(role)))
-        run(cursor, sql.SQL("ALTER SEQUENCE {} OWNER TO {}").format(
-            sql.Identifier(f"{LEDGER}_id_seq"), sql.Identifier(role)))
+            run(
+                cursor,
+                sql.SQL("ALTER TABLE {} OWNER TO {}").format(sql.SQL(table), sql.Identifier(role)),
+            )
+        run(
+            cursor,
+            sql.SQL("ALTER SEQUENCE {} OWNER TO {}").format(
+                sql.Identifier(f"{LEDGER}_id_seq"), sql.Identifier(role)
+            ),
+        )
 
 
 def wrapper_for(alias: str, role: str):
@@ -80,10 +87,16 @@ def roles() -> Iterator[None]:
     superuser = connection.get_connection_params()["user"]
     with connection.cursor() as cursor:
         for role in (APP, MAINTAINER):
-            run(cursor, sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(PASSWORD)))
-        run(cursor, sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(
-            sql.Identifier(MAINTAINER)))
+            run(
+                cursor,
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(PASSWORD)
+                ),
+            )
+        run(
+            cursor,
+            sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(MAINTAINER)),
+        )
     set_owner(MAINTAINER)
     as_maintainer(f"from audit_events.guard import grant_app_role; grant_app_role({APP!r})")
     app = wrapper_for("app", APP)
@@ -103,27 +116,39 @@ def roles() -> Iterator[None]:
 def app(roles) -> Iterator[psycopg.Connection]:
     """A psycopg connection of the application role (autocommit)."""
     params = connection.get_connection_params()
-    with psycopg.connect(host=params["host"], port=params["port"], dbname=params["dbname"],
-                         user=APP, password=PASSWORD, autocommit=True) as conn:
+    with psycopg.connect(
+        host=params["host"],
+        port=params["port"],
+        dbname=params["dbname"],
+        user=APP,
+        password=PASSWORD,
+        autocommit=True,
+    ) as conn:
         yield conn
 
 
 def insert_event(conn, table=LIVE, day=None) -> uuid.UUID:
     event_id = uuid.uuid4()
     when = day_bounds(day)[0] if day else datetime.datetime.now(datetime.UTC)
-    conn.execute(sql.SQL("INSERT INTO {} (id, timestamp, username, url, query_params, post_data, "
-                         "headers, object_id, content, content_type_id) VALUES "
-                         "(%s, %s, '', '', '{{}}', '{{}}', '{{}}', '1', '{{}}', %s)").format(
-        sql.Identifier(table)), [event_id, when, content_type_id()])
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (id, timestamp, username, url, query_params, post_data, "
+            "headers, object_id, content, content_type_id) VALUES "
+            "(%s, %s, '', '', '{{}}', '{{}}', '{{}}', '1', '{{}}', %s)"
+        ).format(sql.Identifier(table)),
+        [event_id, when, content_type_id()],
+    )
     return event_id
 
 
 def test_app_role_can_insert_and_select_events(app):
     event_id = insert_event(app)
-    assert app.execute(sql.SQL("SELECT count(*) FROM {} WHERE id = %s").format(
-        sql.Identifier(LIVE)), [event_id]).fetchone() == (1,)
-    assert app.execute(sql.SQL("SELECT count(*) FROM {}").format(
-        sql.Identifier(ARCHIVE))).fetchone() == (0,)
+    assert app.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE id = %s").format(sql.Identifier(LIVE)), [event_id]
+    ).fetchone() == (1,)
+    assert app.execute(
+        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(ARCHIVE))
+    ).fetchone() == (0,)
 
 
 @pytest.mark.parametrize(
@@ -144,8 +169,12 @@ def test_app_role_can_insert_and_select_events(app):
 )
 def test_app_role_is_refused_every_change_of_stored_data(app, statement):
     insert_event(app)
-    query = sql.SQL(statement).format(live=sql.Identifier(LIVE), archive=sql.Identifier(ARCHIVE),
-                                      spool=sql.Identifier(SPOOL), ledger=sql.Identifier(LEDGER))
+    query = sql.SQL(statement).format(
+        live=sql.Identifier(LIVE),
+        archive=sql.Identifier(ARCHIVE),
+        spool=sql.Identifier(SPOOL),
+        ledger=sql.Identifier(LEDGER),
+    )
     with pytest.raises(errors.InsufficientPrivilege) as info:
         app.execute(query)
     assert "permission denied" in str(info.value) or "must be owner" in str(info.value)
@@ -162,8 +191,12 @@ def test_app_role_cannot_write_the_archive(app):
 def test_app_role_cannot_touch_a_partition_directly(app):
     insert_event(app)
     partition = next(s.table for s in partition_status() if s.day == utc_today())
-    for statement in ("UPDATE {} SET username = 'x'", "DELETE FROM {}", "TRUNCATE {}",
-                      "ALTER TABLE {} NO INHERIT {}"):
+    for statement in (
+        "UPDATE {} SET username = 'x'",
+        "DELETE FROM {}",
+        "TRUNCATE {}",
+        "ALTER TABLE {} NO INHERIT {}",
+    ):
         with pytest.raises(errors.InsufficientPrivilege):
             app.execute(sql.SQL(statement).format(sql.SQL(partition), sql.Identifier(LIVE)))
 
@@ -178,20 +211,27 @@ def test_app_role_cannot_open_the_append_only_guard(app):
 
 def test_app_role_cannot_grant_itself_more(app):
     """PostgreSQL only warns ("no privileges were granted"): check what the role holds."""
-    app.execute(sql.SQL("GRANT UPDATE, DELETE, TRUNCATE ON {} TO {}").format(
-        sql.Identifier(LIVE), sql.Identifier(APP)))
+    app.execute(
+        sql.SQL("GRANT UPDATE, DELETE, TRUNCATE ON {} TO {}").format(
+            sql.Identifier(LIVE), sql.Identifier(APP)
+        )
+    )
     held = app.execute(
         "SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p "
         "WHERE has_table_privilege(current_user, %s::regclass, p)",
-        [sql.Identifier(LIVE).as_string(app)]).fetchall()
+        [sql.Identifier(LIVE).as_string(app)],
+    ).fetchall()
     assert [p for (p,) in held] == ["SELECT", "INSERT"]
 
 
 def test_django_as_the_app_role_records_events_and_is_refused_changes(roles):
     event = AuditEvent(content_type_id=content_type_id(), object_id="1", content={"a": 1})
     event.save(using="app")
-    spooled = AuditEvent(content_type_id=content_type_id(), object_id="2",
-                         timestamp=day_bounds(utc_today() - 300 * DAY)[0])
+    spooled = AuditEvent(
+        content_type_id=content_type_id(),
+        object_id="2",
+        timestamp=day_bounds(utc_today() - 300 * DAY)[0],
+    )
     spooled.save(using="app")  # no partition for that day: kept in the spool
     assert AuditEvent.objects.using("app").get(pk=event.pk).content == {"a": 1}
     with pytest.raises(ProgrammingError, match="permission denied"):
@@ -206,10 +246,13 @@ def test_maintenance_role_rotates_archives_and_drains(app):
     create_day_partitions(AuditEvent, old, old)
     set_owner(MAINTAINER)  # as if the maintenance role had made it
     insert_rows(old, 25)
-    AuditEvent(content_type_id=content_type_id(), object_id="late",
-               timestamp=day_bounds(old + DAY)[0]).save(using="app")  # spooled
-    out = as_maintainer("from audit_events.lifecycle import rotate\n"
-                        "for step in rotate(): print(step.action, step.day)")
+    AuditEvent(
+        content_type_id=content_type_id(), object_id="late", timestamp=day_bounds(old + DAY)[0]
+    ).save(using="app")  # spooled
+    out = as_maintainer(
+        "from audit_events.lifecycle import rotate\n"
+        "for step in rotate(): print(step.action, step.day)"
+    )
     assert f"archive {old}" in out and f"drain {old + DAY}" in out
     assert ArchivedAuditEvent.objects.count() == 26
     assert ArchivedDay.objects.get(day=old).row_count == 25

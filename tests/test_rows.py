@@ -14,8 +14,12 @@ from tests.testapp.models import Article
 
 pytestmark = pytest.mark.django_db
 
-CONTENT = {"when": datetime.date(2026, 1, 2), "price": decimal.Decimal("1.50"),
-           "ref": uuid.UUID(int=7), "nested": {"list": [1, "two", None]}}
+CONTENT = {
+    "when": datetime.date(2026, 1, 2),
+    "price": decimal.Decimal("1.50"),
+    "ref": uuid.UUID(int=7),
+    "nested": {"list": [1, "two", None]},
+}
 
 
 def stored(event):
@@ -26,16 +30,26 @@ def stored(event):
 def test_direct_insert_stores_what_djangos_insert_stores():
     article = Article.objects.create(title="same row")
     user = get_user_model().objects.create(username="ann")
-    fields = dict(content_object=article, user=user, username="ann", url="/x?y=1",
-                  remote_addr="2001:db8::1", headers={"User-Agent": "t"}, content=CONTENT)
+    fields = dict(
+        content_object=article,
+        user=user,
+        username="ann",
+        url="/x?y=1",
+        remote_addr="2001:db8::1",
+        headers={"User-Agent": "t"},
+        content=CONTENT,
+    )
     direct = AuditEvent(**fields)
     direct.save()  # the direct INSERT
     through_django = AuditEvent(**fields, timestamp=direct.timestamp)
     through_django.save(force_insert=True)  # any other argument takes Django's own path
     assert stored(direct) == stored(through_django)
-    assert stored(direct)["content"] == {"when": "2026-01-02", "price": "1.50",
-                                         "ref": str(uuid.UUID(int=7)),
-                                         "nested": {"list": [1, "two", None]}}
+    assert stored(direct)["content"] == {
+        "when": "2026-01-02",
+        "price": "1.50",
+        "ref": str(uuid.UUID(int=7)),
+        "nested": {"list": [1, "two", None]},
+    }
 
 
 def test_direct_insert_sends_save_signals_and_marks_the_instance_saved():
@@ -60,8 +74,10 @@ def test_direct_insert_sends_save_signals_and_marks_the_instance_saved():
 
 
 def test_unencodable_content_names_its_key_and_writes_nothing():
-    event = AuditEvent(content_object=Article.objects.create(title="bad"),
-                       content={"ok": 1, "bad": {"inner": object()}})
-    with pytest.raises(TypeError, match="bad.inner"):
+    event = AuditEvent(
+        content_object=Article.objects.create(title="bad"),
+        content={"ok": 1, "bad": {"inner": object()}},
+    )
+    with pytest.raises(TypeError, match=r"bad\.inner"):
         event.save()
     assert not AuditEvent.objects.exists()

@@ -54,11 +54,7 @@ def _request():
 def awesome_view(request, *args, **kwargs):
     foo_obj = Foo.objects.get(pk=1)
     # Do something with foo_obj...
-    request.audit_context.create_event(
-        foo_obj,
-        something="done",
-        bar="baz"
-    )
+    request.audit_context.create_event(foo_obj, something="done", bar="baz")
 
 
 def test_quick_start_view_example(foo_pk_1):
@@ -72,18 +68,16 @@ def test_quick_start_view_example(foo_pk_1):
 def my_function(arg1, arg2, audit_context=AuditContext(), *args, **kwargs):  # noqa: B008
     foo_obj = Foo.objects.get(pk=1)
     # Do something with foo_obj...
-    audit_context.create_event(
-        foo_obj,
-        something="done",
-        bar="baz"
-    )
+    audit_context.create_event(foo_obj, something="done", bar="baz")
 
 
 def test_quick_start_argument_example(foo_pk_1):
     my_function(1, 2)
     my_function(1, 2, audit_context=_request().audit_context)
     assert [e.url for e in AuditEvent.objects.order_by("timestamp")] == [
-        "", "http://testserver/awesome/"]
+        "",
+        "http://testserver/awesome/",
+    ]
 
 
 def test_quick_start_mixin_example(foo_pk_1):

@@ -42,8 +42,11 @@ from tests.fixtures_reliability import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True),
-              pytest.mark.usefixtures("fresh_layout")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fresh_layout"),
+]
 
 SECONDS = float(os.environ.get("AUDIT_SOAK_SECONDS", "20"))
 WRITERS = int(os.environ.get("AUDIT_SOAK_WRITERS", "3"))
@@ -76,8 +79,10 @@ def inject_faults(deadline: float) -> dict[str, int]:
 def test_soak_nothing_lost_no_writer_error(tmp_path: Path, capsys):
     deadline = time.time() + SECONDS
     logs = [tmp_path / f"writer{n}.log" for n in range(WRITERS)]
-    writers = [start_python(WRITE_LOOP, AUDIT_SECONDS=str(SECONDS), AUDIT_SEED=str(n),
-                            AUDIT_LOG=str(log)) for n, log in enumerate(logs)]
+    writers = [
+        start_python(WRITE_LOOP, AUDIT_SECONDS=str(SECONDS), AUDIT_SEED=str(n), AUDIT_LOG=str(log))
+        for n, log in enumerate(logs)
+    ]
     faults = inject_faults(deadline)
     reports = []
     for writer in writers:
@@ -95,7 +100,9 @@ def test_soak_nothing_lost_no_writer_error(tmp_path: Path, capsys):
     assert_layout_is_sound()
     assert verify_archived_days() == []
     with capsys.disabled():
-        print(f"\nsoak: {SECONDS:.0f} s, {WRITERS} writers, {len(ids)} events written "
-              f"({len(ids) / SECONDS:.0f}/s), faults survived: {faults}, worst write latency "
-              f"{max(r['worst_ms'] for r in reports)} ms, writer errors "
-              f"{sum(r['error_count'] for r in reports)}")
+        print(
+            f"\nsoak: {SECONDS:.0f} s, {WRITERS} writers, {len(ids)} events written "
+            f"({len(ids) / SECONDS:.0f}/s), faults survived: {faults}, worst write latency "
+            f"{max(r['worst_ms'] for r in reports)} ms, writer errors "
+            f"{sum(r['error_count'] for r in reports)}"
+        )

@@ -194,14 +194,18 @@ def test_a_removed_row_is_reported():
         ArchivedAuditEvent.objects.filter(pk=one_archived(day).pk).delete()
     (problem,) = verify_archived_days()
     assert (problem.problem, problem.recorded.row_count, problem.found.row_count) == (
-        "removed", 40, 39)
+        "removed",
+        40,
+        39,
+    )
 
 
 @lifecycle_test
 def test_an_added_row_is_reported():
     day = archived_day(rows=40)
-    ArchivedAuditEvent(content_type_id=content_type_id(), object_id="smuggled",
-                       timestamp=day_bounds(day)[0]).save()
+    ArchivedAuditEvent(
+        content_type_id=content_type_id(), object_id="smuggled", timestamp=day_bounds(day)[0]
+    ).save()
     (problem,) = verify_archived_days()
     assert (problem.day, problem.problem, problem.found.row_count) == (day, "added", 41)
 
@@ -213,12 +217,17 @@ def test_a_dropped_day_is_reported_missing():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = %s::regclass",
-            [name])
+            [name],
+        )
         (partition,) = cursor.fetchone()
-        cursor.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
-            sql.Identifier(name), sql.SQL(partition)).as_string(cursor.connection))
-        cursor.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(partition))
-                       .as_string(cursor.connection))
+        cursor.execute(
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {}")
+            .format(sql.Identifier(name), sql.SQL(partition))
+            .as_string(cursor.connection)
+        )
+        cursor.execute(
+            sql.SQL("DROP TABLE {}").format(sql.SQL(partition)).as_string(cursor.connection)
+        )
     (problem,) = verify_archived_days()
     assert (problem.day, problem.problem, problem.found.row_count) == (day, "missing", 0)
 
@@ -248,12 +257,21 @@ def test_late_events_drained_into_an_archived_day_are_digested_again():
     # An event for an archived day whose partition the writer does not know of:
     # rotation drains it into the archive.
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("INSERT INTO {} (id, timestamp, row) SELECT id, timestamp, "
-                               "to_jsonb(e) FROM {} AS e LIMIT 1").format(
-            sql.Identifier("audit_events_auditevent_spool"),
-            sql.Identifier(ArchivedAuditEvent._meta.db_table)).as_string(cursor.connection))
-        cursor.execute("UPDATE audit_events_auditevent_spool SET id = gen_random_uuid(), "
-                       "row = jsonb_set(row, '{id}', to_jsonb(gen_random_uuid()::text))")
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {} (id, timestamp, row) SELECT id, timestamp, "
+                "to_jsonb(e) FROM {} AS e LIMIT 1"
+            )
+            .format(
+                sql.Identifier("audit_events_auditevent_spool"),
+                sql.Identifier(ArchivedAuditEvent._meta.db_table),
+            )
+            .as_string(cursor.connection)
+        )
+        cursor.execute(
+            "UPDATE audit_events_auditevent_spool SET id = gen_random_uuid(), "
+            "row = jsonb_set(row, '{id}', to_jsonb(gen_random_uuid()::text))"
+        )
     steps = rotate()
     assert ("drain", day) in [(s.action, s.day) for s in steps]
     assert ("digest", day) in [(s.action, s.day) for s in steps]

@@ -39,8 +39,9 @@ def record_then_read_files(request):
     """Record an event first, then read an uploaded file."""
     event = request.audit_context.create_event(_article(), action="upload")
     upload = request.FILES["upload"]
-    return JsonResponse({"event": str(event.pk), "size": len(upload.read()),
-                         "title": request.POST.get("title")})
+    return JsonResponse(
+        {"event": str(event.pk), "size": len(upload.read()), "title": request.POST.get("title")}
+    )
 
 
 @csrf_exempt

@@ -10,13 +10,12 @@ from audit_events.operations import InstallSQLFunctions
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit_events', '0001_initial'),
+        ("audit_events", "0001_initial"),
     ]
 
     operations = [
         InstallSQLFunctions(files=GUARD_FILES),
-        AppendOnly('ArchivedAuditEvent'),
-        AppendOnly('AuditEvent'),
+        AppendOnly("ArchivedAuditEvent"),
+        AppendOnly("AuditEvent"),
     ]

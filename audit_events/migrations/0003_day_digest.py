@@ -8,9 +8,8 @@ from audit_events.tamper import DIGEST_FILES
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit_events', '0002_append_only_guard'),
+        ("audit_events", "0002_append_only_guard"),
     ]
 
     operations = [

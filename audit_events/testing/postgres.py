@@ -122,10 +122,31 @@ class EmbeddedPostgres:
         self.datadir.mkdir(parents=True, exist_ok=True)
         self._hand_to_server_user(self.datadir)
         if not (self.datadir / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.datadir), "-U", self.user, "--auth=trust",
-                      "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.datadir / "server.log"),
-                  "-o", self._server_options(), "-w", "-t", "60", "start")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.datadir / "server.log"),
+            "-o",
+            self._server_options(),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self._started = True
         return self
 
@@ -175,8 +196,12 @@ class EmbeddedPostgres:
             command = ["runuser", "-u", _UNPRIVILEGED_USER, "--", *command]
         # The command is built from our own binary paths and arguments, never from input.
         result = subprocess.run(  # noqa: S603
-            command, capture_output=True, text=True, check=False,
-            cwd="/", env={**os.environ, "LC_ALL": "C.UTF-8"},
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
         )
         if result.returncode != 0:
             raise EmbeddedPostgresError(

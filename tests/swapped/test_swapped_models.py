@@ -11,7 +11,6 @@ from django.db import connection
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
 from audit_events.partitions import create_day_partitions, list_partitions, utc_today
 from tests.swapapp.models import ArchivedTenantEvent, TenantEvent
-from tests.fixtures_lifecycle import fresh_layout  # noqa: F401  (fixture)
 from tests.testapp.models import Article
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +63,8 @@ def test_swapped_archive_table_accepts_partitions():
     assert names == [f"swapapp_archivedtenantevent_p{day:%Y%m%d}"]
 
 
-def test_rotation_archives_a_day_of_the_swapped_model(fresh_layout):
+@pytest.mark.usefixtures("fresh_layout")
+def test_rotation_archives_a_day_of_the_swapped_model():
     from audit_events.lifecycle import archive_older_than
 
     day = utc_today() - datetime.timedelta(days=100)

@@ -19,7 +19,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--day", action="append", type=datetime.date.fromisoformat, metavar="YYYY-MM-DD",
+            "--day",
+            action="append",
+            type=datetime.date.fromisoformat,
+            metavar="YYYY-MM-DD",
             help="Only verify this UTC day (repeatable). Default: every archived day.",
         )
         parser.add_argument(

@@ -13,66 +13,219 @@ from audit_events.operations import PartitionByDay
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('audit_events', '0002_append_only_guard'),  # SQL functions and the guard
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("audit_events", "0002_append_only_guard"),  # SQL functions and the guard
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HostileArchivedEvent',
+            name="HostileArchivedEvent",
             fields=[
-                ('id', models.UUIDField(default=audit_events.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('timestamp', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='timestamp')),
-                ('username', models.CharField(blank=True, default='', max_length=150, verbose_name='username')),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True, verbose_name='remote address')),
-                ('url', models.TextField(blank=True, default='', verbose_name='URL')),
-                ('query_params', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='query parameters')),
-                ('post_data', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='POST data')),
-                ('headers', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='headers')),
-                ('object_id', models.TextField(verbose_name='object id')),
-                ('content', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='content')),
-                ('content_type', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='contenttypes.contenttype', verbose_name='content type')),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=audit_events.ids.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "timestamp",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="timestamp"
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        blank=True, default="", max_length=150, verbose_name="username"
+                    ),
+                ),
+                (
+                    "remote_addr",
+                    models.GenericIPAddressField(
+                        blank=True, null=True, verbose_name="remote address"
+                    ),
+                ),
+                ("url", models.TextField(blank=True, default="", verbose_name="URL")),
+                (
+                    "query_params",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="query parameters",
+                    ),
+                ),
+                (
+                    "post_data",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="POST data",
+                    ),
+                ),
+                (
+                    "headers",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="headers",
+                    ),
+                ),
+                ("object_id", models.TextField(verbose_name="object id")),
+                (
+                    "content",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="content",
+                    ),
+                ),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                        verbose_name="content type",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'archived audit event',
-                'verbose_name_plural': 'archived audit events',
-                'db_table': "Archive') ; SELECT pg_sleep(5); -- ☠",
-                'get_latest_by': 'timestamp',
-                'abstract': False,
+                "verbose_name": "archived audit event",
+                "verbose_name_plural": "archived audit events",
+                "db_table": "Archive') ; SELECT pg_sleep(5); -- ☠",
+                "get_latest_by": "timestamp",
+                "abstract": False,
             },
         ),
-        PartitionByDay('HostileArchivedEvent', premake=False, spool=False),
-        AppendOnly('HostileArchivedEvent'),
+        PartitionByDay("HostileArchivedEvent", premake=False, spool=False),
+        AppendOnly("HostileArchivedEvent"),
         migrations.CreateModel(
-            name='HostileEvent',
+            name="HostileEvent",
             fields=[
-                ('id', models.UUIDField(default=audit_events.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('timestamp', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='timestamp')),
-                ('username', models.CharField(blank=True, default='', max_length=150, verbose_name='username')),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True, verbose_name='remote address')),
-                ('url', models.TextField(blank=True, default='', verbose_name='URL')),
-                ('query_params', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='query parameters')),
-                ('post_data', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='POST data')),
-                ('headers', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='headers')),
-                ('object_id', models.TextField(verbose_name='object id')),
-                ('content', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='content')),
-                ('content_type', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='contenttypes.contenttype', verbose_name='content type')),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=audit_events.ids.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "timestamp",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="timestamp"
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        blank=True, default="", max_length=150, verbose_name="username"
+                    ),
+                ),
+                (
+                    "remote_addr",
+                    models.GenericIPAddressField(
+                        blank=True, null=True, verbose_name="remote address"
+                    ),
+                ),
+                ("url", models.TextField(blank=True, default="", verbose_name="URL")),
+                (
+                    "query_params",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="query parameters",
+                    ),
+                ),
+                (
+                    "post_data",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="POST data",
+                    ),
+                ),
+                (
+                    "headers",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="headers",
+                    ),
+                ),
+                ("object_id", models.TextField(verbose_name="object id")),
+                (
+                    "content",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="content",
+                    ),
+                ),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                        verbose_name="content type",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit event',
-                'verbose_name_plural': 'audit events',
-                'db_table': "évènements d'audit; DROP TABLE audit_events_auditevent; -- xx",
-                'get_latest_by': 'timestamp',
-                'abstract': False,
+                "verbose_name": "audit event",
+                "verbose_name_plural": "audit events",
+                "db_table": "évènements d'audit; DROP TABLE audit_events_auditevent; -- xx",
+                "get_latest_by": "timestamp",
+                "abstract": False,
             },
         ),
-        PartitionByDay('HostileEvent'),
-        AppendOnly('HostileEvent'),
+        PartitionByDay("HostileEvent"),
+        AppendOnly("HostileEvent"),
     ]

@@ -11,66 +11,219 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('audit_events', '0001_initial'),  # installs the SQL functions
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("audit_events", "0001_initial"),  # installs the SQL functions
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ArchivedTenantEvent',
+            name="ArchivedTenantEvent",
             fields=[
-                ('id', models.UUIDField(default=audit_events.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('timestamp', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='timestamp')),
-                ('username', models.CharField(blank=True, default='', max_length=150, verbose_name='username')),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True, verbose_name='remote address')),
-                ('url', models.TextField(blank=True, default='', verbose_name='URL')),
-                ('query_params', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='query parameters')),
-                ('post_data', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='POST data')),
-                ('headers', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='headers')),
-                ('object_id', models.TextField(verbose_name='object id')),
-                ('content', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='content')),
-                ('tenant', models.CharField(blank=True, default='', max_length=50)),
-                ('content_type', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='contenttypes.contenttype', verbose_name='content type')),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=audit_events.ids.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "timestamp",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="timestamp"
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        blank=True, default="", max_length=150, verbose_name="username"
+                    ),
+                ),
+                (
+                    "remote_addr",
+                    models.GenericIPAddressField(
+                        blank=True, null=True, verbose_name="remote address"
+                    ),
+                ),
+                ("url", models.TextField(blank=True, default="", verbose_name="URL")),
+                (
+                    "query_params",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="query parameters",
+                    ),
+                ),
+                (
+                    "post_data",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="POST data",
+                    ),
+                ),
+                (
+                    "headers",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="headers",
+                    ),
+                ),
+                ("object_id", models.TextField(verbose_name="object id")),
+                (
+                    "content",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="content",
+                    ),
+                ),
+                ("tenant", models.CharField(blank=True, default="", max_length=50)),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                        verbose_name="content type",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'archived audit event',
-                'verbose_name_plural': 'archived audit events',
-                'get_latest_by': 'timestamp',
-                'abstract': False,
-                'swappable': 'AUDIT_EVENT_ARCHIVE_MODEL',
+                "verbose_name": "archived audit event",
+                "verbose_name_plural": "archived audit events",
+                "get_latest_by": "timestamp",
+                "abstract": False,
+                "swappable": "AUDIT_EVENT_ARCHIVE_MODEL",
             },
         ),
-        PartitionByDay('ArchivedTenantEvent', premake=False, spool=False),
+        PartitionByDay("ArchivedTenantEvent", premake=False, spool=False),
         migrations.CreateModel(
-            name='TenantEvent',
+            name="TenantEvent",
             fields=[
-                ('id', models.UUIDField(default=audit_events.ids.uuid7, editable=False, primary_key=True, serialize=False)),
-                ('timestamp', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='timestamp')),
-                ('username', models.CharField(blank=True, default='', max_length=150, verbose_name='username')),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True, verbose_name='remote address')),
-                ('url', models.TextField(blank=True, default='', verbose_name='URL')),
-                ('query_params', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='query parameters')),
-                ('post_data', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='POST data')),
-                ('headers', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='headers')),
-                ('object_id', models.TextField(verbose_name='object id')),
-                ('content', models.JSONField(blank=True, default=dict, encoder=audit_events.encoding.AuditJSONEncoder, verbose_name='content')),
-                ('tenant', models.CharField(blank=True, default='', max_length=50)),
-                ('content_type', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='contenttypes.contenttype', verbose_name='content type')),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=audit_events.ids.uuid7,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "timestamp",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="timestamp"
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(
+                        blank=True, default="", max_length=150, verbose_name="username"
+                    ),
+                ),
+                (
+                    "remote_addr",
+                    models.GenericIPAddressField(
+                        blank=True, null=True, verbose_name="remote address"
+                    ),
+                ),
+                ("url", models.TextField(blank=True, default="", verbose_name="URL")),
+                (
+                    "query_params",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="query parameters",
+                    ),
+                ),
+                (
+                    "post_data",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="POST data",
+                    ),
+                ),
+                (
+                    "headers",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="headers",
+                    ),
+                ),
+                ("object_id", models.TextField(verbose_name="object id")),
+                (
+                    "content",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        encoder=audit_events.encoding.AuditJSONEncoder,
+                        verbose_name="content",
+                    ),
+                ),
+                ("tenant", models.CharField(blank=True, default="", max_length=50)),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                        verbose_name="content type",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'audit event',
-                'verbose_name_plural': 'audit events',
-                'get_latest_by': 'timestamp',
-                'abstract': False,
-                'swappable': 'AUDIT_EVENT_MODEL',
+                "verbose_name": "audit event",
+                "verbose_name_plural": "audit events",
+                "get_latest_by": "timestamp",
+                "abstract": False,
+                "swappable": "AUDIT_EVENT_MODEL",
             },
         ),
-        PartitionByDay('TenantEvent'),
+        PartitionByDay("TenantEvent"),
     ]

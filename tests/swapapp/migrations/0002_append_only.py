@@ -6,13 +6,12 @@ from audit_events.guard import AppendOnly
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit_events', '0002_append_only_guard'),  # installs the guard function
-        ('swapapp', '0001_initial'),
+        ("audit_events", "0002_append_only_guard"),  # installs the guard function
+        ("swapapp", "0001_initial"),
     ]
 
     operations = [
-        AppendOnly('ArchivedTenantEvent'),
-        AppendOnly('TenantEvent'),
+        AppendOnly("ArchivedTenantEvent"),
+        AppendOnly("TenantEvent"),
     ]

@@ -41,9 +41,12 @@ class Command(BaseCommand):
             self.stdout.write(f"  {step}")
         self.show_where_events_are()
         self.show_captured_request()
-        self.stdout.write(self.style.SUCCESS(
-            f"\nBrowse the events: make demo-server, then open http://127.0.0.1:8000/admin/ "
-            f"and log in as {DEMO_USER} / {DEMO_PASSWORD}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nBrowse the events: make demo-server, then open http://127.0.0.1:8000/admin/ "
+                f"and log in as {DEMO_USER} / {DEMO_PASSWORD}."
+            )
+        )
 
     def ensure_fixtures(self):
         users = get_user_model()
@@ -85,9 +88,11 @@ class Command(BaseCommand):
         client = Client(REMOTE_ADDR="2001:db8::7")
         client.force_login(user)
         for _ in range(3):
-            response = client.get(f"/products/{product.pk}/buy/?ref=newsletter&token=s3cret",
-                                  HTTP_USER_AGENT="demo-browser/1.0",
-                                  HTTP_AUTHORIZATION="Bearer not-for-the-audit-table")
+            response = client.get(
+                f"/products/{product.pk}/buy/?ref=newsletter&token=s3cret",
+                HTTP_USER_AGENT="demo-browser/1.0",
+                HTTP_AUTHORIZATION="Bearer not-for-the-audit-table",
+            )
             if response.status_code != 200:
                 raise RuntimeError(f"demo view answered {response.status_code}")
         self.stdout.write("Recorded 3 events through HTTP requests (middleware capture).")
@@ -108,14 +113,23 @@ class Command(BaseCommand):
             parts = list_partitions(model)
             count = model._base_manager.count()
             span = f"{parts[0].day} .. {parts[-1].day}" if parts else "-"
-            self.stdout.write(f"  {model._meta.db_table:<34} {len(parts):>4} day partitions "
-                              f"{count:>7} events   days {span}")
+            self.stdout.write(
+                f"  {model._meta.db_table:<34} {len(parts):>4} day partitions "
+                f"{count:>7} events   days {span}"
+            )
         spooled = sum(count for _, count in spooled_counts(get_audit_event_model(), "default"))
         self.stdout.write(f"  {'spool (no partition yet)':<34} {spooled:>24} events")
 
     def show_captured_request(self):
         event = get_audit_event_model().objects.filter(url__contains="/buy/").latest()
         self.stdout.write(self.style.MIGRATE_HEADING("\nAn event recorded by a request:"))
-        for field in ("timestamp", "username", "remote_addr", "url", "query_params", "headers",
-                      "content"):
+        for field in (
+            "timestamp",
+            "username",
+            "remote_addr",
+            "url",
+            "query_params",
+            "headers",
+            "content",
+        ):
             self.stdout.write(f"  {field:<13} {getattr(event, field)}")
