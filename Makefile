@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(VENV)/.installed postgres-binaries browser
+setup: $(VENV)/.installed postgres-binaries
 
 # PostgreSQL server binaries for the throwaway test/demo server. Skipped when
 # DATABASE_URL points at an existing server.
@@ -52,7 +52,7 @@ browser:
 # The whole suite: quality gates, the tests (default and swapped models) with
 # coverage, then the other Django/Python/PostgreSQL combinations of the matrix
 # whose interpreters this machine has (noxfile.py).
-test: setup lint typecheck docs
+test: setup browser lint typecheck docs
 	$(PYTEST) --cov --cov-report= $(PYTEST_ARGS)
 	AUDIT_EVENTS_SWAPPED=1 $(PYTEST) --ds=tests.settings_swapped tests/swapped \
 	  --cov --cov-append --cov-report=term $(PYTEST_ARGS)
