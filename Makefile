@@ -14,7 +14,10 @@ help:
 	@echo "make lint / typecheck / docs / bench"
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@# Debian ships venv separately (python3-venv): install it when missing, as root.
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+	  && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The stamp is remade whenever pyproject.toml changes.
