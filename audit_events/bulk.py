@@ -28,7 +28,7 @@ from psycopg import sql
 
 from audit_events import spool
 from audit_events.models import AbstractArchivedAuditEvent, AbstractAuditEvent
-from audit_events.partitions import table_of
+from audit_events.partitions import partition_day, table_of
 from audit_events.rows import converter
 
 __all__ = ["DEFAULT_BATCH_SIZE", "bulk_create_events"]
@@ -136,7 +136,7 @@ class _CopyWriter:
                 f"Audit event {event.pk} has timestamp {timestamp!r}; it needs a timezone-aware "
                 "datetime (leave it unset to get the current time)."
             )
-        return timestamp.astimezone(datetime.UTC).date()
+        return partition_day(timestamp)
 
     def row(self, event: AbstractAuditEvent) -> list[Any]:
         return [convert(event) for convert in self.converters]

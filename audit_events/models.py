@@ -99,7 +99,9 @@ class AbstractAuditEvent(models.Model):
         Raises:
             AppendOnlyError: the event is already stored (audit events are
                 append-only: see ``audit_events.guard``).
+            ValueError: the timestamp's UTC day is outside year 1 to 9999-12-30.
         """
+        from audit_events.partitions import partition_day
         from audit_events.spool import save_event
 
         if not self._state.adding:
@@ -111,6 +113,8 @@ class AbstractAuditEvent(models.Model):
         # events whose fields were set by hand rather than by an AuditContext.
         self.url = clean_text(self.url)
         self.username = clean_text(self.username)
+        if isinstance(self.timestamp, datetime.datetime) and self.timestamp.tzinfo is not None:
+            partition_day(self.timestamp)  # refuses a day no partition can hold
         save_event(self, super().save, *args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:

@@ -55,6 +55,43 @@ def utc_today() -> datetime.date:
     return datetime.datetime.now(datetime.UTC).date()
 
 
+#: The days a partition can hold: both bounds of the day must be Python datetimes
+#: (PostgreSQL reaches further, but a bound past year 9999 could not be read back).
+FIRST_DAY = datetime.date(1, 1, 1)
+LAST_DAY = datetime.date(9999, 12, 30)
+
+
+def partition_day(timestamp: datetime.datetime) -> datetime.date:
+    """The UTC day, and so the partition, of an aware ``timestamp``.
+
+    Raises:
+        ValueError: the day is outside ``FIRST_DAY`` .. ``LAST_DAY``; nothing
+            was written (an event there would make its partition's bounds
+            unreadable, and with them every partition listing).
+    """
+    try:
+        day = timestamp.astimezone(datetime.UTC).date()
+    except OverflowError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(
+            f"Audit event timestamp {timestamp.isoformat()} is out of range: its UTC day must "
+            f"be from {FIRST_DAY} to {LAST_DAY}."
+        )
+    return day
+
+
+def check_days(first_day: datetime.date, last_day: datetime.date) -> None:
+    """Raise ``ValueError`` unless ``first_day .. last_day`` is a range partitions can hold."""
+    if last_day < first_day:
+        raise ValueError(f"last_day {last_day} is before first_day {first_day}")
+    if first_day < FIRST_DAY or last_day > LAST_DAY:
+        raise ValueError(
+            f"days {first_day} to {last_day} are out of range: partitions hold days from "
+            f"{FIRST_DAY} to {LAST_DAY}."
+        )
+
+
 def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
     """The half-open range ``[start, end)`` of UTC day ``day``."""
     start = datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
@@ -120,11 +157,11 @@ def create_day_partitions(
         The partition names, one per day, in day order.
 
     Raises:
-        ValueError: ``last_day`` is before ``first_day``.
+        ValueError: ``last_day`` is before ``first_day``, or a day is out of the
+            range partitions can hold (``FIRST_DAY`` .. ``LAST_DAY``).
         PartitioningError: a lock could not be had (see ``run_with_lock_retries``).
     """
-    if last_day < first_day:
-        raise ValueError(f"last_day {last_day} is before first_day {first_day}")
+    check_days(first_day, last_day)
     connection = connections[using]
     table = table_of(model)
 

@@ -37,6 +37,7 @@ from audit_events.partitions import (
     day_bounds,
     db_type_of,
     list_partitions,
+    partition_day,
     short_name,
     table_of,
     utc_today,
@@ -108,7 +109,7 @@ def _day_is_safe(model: type[models.Model], using: str, timestamp: datetime.date
     """
     if timestamp is None or timestamp.tzinfo is None:
         return False
-    day = timestamp.astimezone(datetime.UTC).date()
+    day = partition_day(timestamp)
     if day < utc_today() - datetime.timedelta(days=1):
         return False
     return day in _partitioned_days(model, using)

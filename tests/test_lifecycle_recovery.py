@@ -14,7 +14,8 @@ from django.test import override_settings
 from audit_events.lifecycle import archive_older_than, partition_status, rotate
 from audit_events.models import ArchivedAuditEvent, ArchivedDay, AuditEvent
 from audit_events.partitions import create_day_partitions, utc_today
-from audit_events.spool import spooled_days
+from audit_events.spool import forget_partitioned_days, spooled_days
+from tests.testapp.models import Article
 from tests.fixtures_lifecycle import (
     DAY,
     fresh_layout,  # noqa: F401 - fixture
@@ -172,3 +173,34 @@ def test_spooled_event_for_an_archived_day_joins_that_archive_day():
     assert ArchivedAuditEvent.objects.filter(timestamp__date=day).count() == 6
     assert ArchivedAuditEvent.objects.filter(pk=event.pk).exists()
     assert states()[name] == ("archived", day)
+
+
+def test_events_at_the_edges_of_time_are_filed_and_nothing_breaks(fresh_layout):
+    """The first and last days a partition can hold are spooled, filed by rotation, and
+    every later write and listing still works; a day past them is refused before writing."""
+    import pytest as _pytest
+
+    from audit_events.lifecycle import partition_status, rotate
+    from audit_events.partitions import FIRST_DAY, LAST_DAY
+
+    article = Article.objects.create(title="edges")
+    edges = [
+        datetime.datetime.combine(FIRST_DAY, datetime.time(0, 0, 1), tzinfo=datetime.UTC),
+        datetime.datetime.combine(LAST_DAY, datetime.time(23, 59), tzinfo=datetime.UTC),
+    ]
+    ids = []
+    for when in edges:
+        event = AuditEvent(content_object=article, timestamp=when)
+        event.save()
+        ids.append(event.pk)
+    too_late = datetime.datetime(9999, 12, 31, 12, tzinfo=datetime.UTC)
+    with _pytest.raises(ValueError, match="out of range"):
+        AuditEvent(content_object=article, timestamp=too_late).save()
+    rotate()
+    forget_partitioned_days()
+    AuditEvent(content_object=article).save()  # an ordinary write after the rotation
+    days = {s.day for s in partition_status()}
+    assert {FIRST_DAY, LAST_DAY} <= days
+    stored = set(ArchivedAuditEvent.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    stored |= set(AuditEvent.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    assert stored == set(ids)
