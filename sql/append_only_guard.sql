@@ -12,14 +12,19 @@
 -- transaction that ran SET LOCAL audit_events.allow_changes = 'on' as a role
 -- that has the privileges of the table's owner (or a superuser). An application
 -- role that does not own the tables cannot open it, whatever it sets.
+--
+-- search_path is pinned and every name is schema-qualified: otherwise a role
+-- that can create a function (say pg_has_role) in a schema of its own, and put
+-- that schema first in its search_path, would answer the guard's question itself.
 CREATE OR REPLACE FUNCTION audit_events_append_only_guard()
 RETURNS trigger
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF current_setting('audit_events.allow_changes', true) = 'on'
-       AND pg_has_role(current_user,
-                       (SELECT c.relowner FROM pg_class AS c WHERE c.oid = TG_RELID),
+    IF pg_catalog.current_setting('audit_events.allow_changes', true) = 'on'
+       AND pg_catalog.pg_has_role(current_user,
+                       (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID),
                        'USAGE') THEN
         IF TG_OP = 'DELETE' THEN
             RETURN OLD;

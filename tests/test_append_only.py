@@ -228,6 +228,29 @@ def test_setting_the_flag_without_owning_the_table_is_refused(event):
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
+def test_a_role_cannot_answer_the_guards_question_with_its_own_functions(event):
+    """A pg_has_role of the intruder's own, first on its search_path, changes nothing."""
+    table = sql.Identifier(AuditEvent._meta.db_table)
+    execute(sql.SQL("CREATE ROLE audit_hijacker"))
+    execute(sql.SQL("GRANT SELECT, UPDATE, DELETE ON {} TO audit_hijacker").format(table))
+    execute(sql.SQL("CREATE SCHEMA hijack AUTHORIZATION audit_hijacker"))
+
+    def hijack():
+        execute(sql.SQL("SET LOCAL ROLE audit_hijacker"))
+        execute(
+            sql.SQL(
+                "CREATE FUNCTION hijack.pg_has_role(name, oid, text) RETURNS boolean "
+                "LANGUAGE sql AS 'SELECT true'"
+            )
+        )
+        execute(sql.SQL("SET LOCAL search_path = hijack, pg_catalog, public"))
+        execute(sql.SQL("SET LOCAL audit_events.allow_changes = 'on'"))
+        execute(sql.SQL("DELETE FROM public.{}").format(table))
+
+    refused(hijack)
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
 # --- The migration ----------------------------------------------------------------
 
 
