@@ -89,7 +89,18 @@ def is_sensitive(name: str, names: Iterable[str] | None = None) -> bool:
         names: Normalized sensitive names (default: ``sensitive_names()``).
     """
     key = _normalize(str(name))
-    return any(n in key for n in (sensitive_names() if names is None else names))
+    return any(_matches(n, key) for n in (sensitive_names() if names is None else names))
+
+
+#: Sensitive names this short match a whole name only: "key" must mask ``key`` and
+#: ``api_key`` (which "apikey" covers) but not ``monkey``; "pin" not ``shipping``.
+_WHOLE_NAME_ONLY = 4
+
+
+def _matches(sensitive: str, key: str) -> bool:
+    if len(sensitive) <= _WHOLE_NAME_ONLY:
+        return sensitive == key
+    return sensitive in key
 
 
 def _mask_values(values: list[str], masked: bool) -> str | list[str]:

@@ -19,6 +19,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from audit_events import capture
+from audit_events.conf import settings
 from audit_events.encoding import clean_text
 from audit_events.utils import get_client_ip_resolver, normalize_ip
 
@@ -272,7 +273,10 @@ class AuditContext:
         """
         _check_content_object(content_object)
         for name in fields:
-            content[name] = _field_value(content_object, name)
+            # A field named like a secret (a password hash, an API key) is masked,
+            # as it would be in a request.
+            value = _field_value(content_object, name)
+            content[name] = settings.AUDIT_MASK_VALUE if capture.is_sensitive(name) else value
         return self.create_event(content_object, **content)
 
     async def acreate_event(self, content_object: models.Model, **content: Any) -> models.Model:

@@ -225,3 +225,38 @@ def test_disallowed_host_stores_url_from_the_path_on(caplog):
     request = RequestFactory().get("/x/?token=abc&a=1", HTTP_HOST="evil.example")
     assert capture_url(request) == f"/x/?token={MASK}&a=1"
     assert "host not usable" in caplog.text
+
+
+# --- Review findings: short names, common secret parameters, field events ----------
+
+
+@pytest.mark.parametrize("name", ["code", "key", "sig", "jwt", "otp", "pin", "pwd", "auth"])
+def test_short_secret_names_are_masked_as_whole_names(name):
+    assert is_sensitive(name)
+    assert is_sensitive(name.upper())
+
+
+@pytest.mark.parametrize("name", ["monkey", "shipping", "zipcode", "author", "signup"])
+def test_short_secret_names_do_not_mask_longer_harmless_names(name):
+    assert not is_sensitive(name)
+
+
+def test_oauth_code_and_api_key_are_masked_in_the_url():
+    request = RequestFactory().get("/oauth/callback", {"code": "SECRETCODE", "key": "AIzaX",
+                                                       "state": "ok"})
+    url = capture_url(request)
+    assert "SECRETCODE" not in url and "AIzaX" not in url
+    assert "state=ok" in url
+
+
+@pytest.mark.django_db
+def test_fields_event_masks_a_password_hash():
+    from django.contrib.auth import get_user_model
+
+    from audit_events import AuditContext
+    from audit_events.models import AuditEvent
+
+    user = get_user_model().objects.create_user("bob", password="hunter22")
+    event = AuditContext().create_fields_event(user, "username", "password")
+    stored = AuditEvent.objects.get(pk=event.pk).content
+    assert stored == {"username": "bob", "password": "********"}
