@@ -284,17 +284,41 @@ def _header_label(meta_name: str) -> str:
     return name.replace("_", "-").title()
 
 
-def _upper_names(names: Iterable[str]) -> frozenset[str]:
-    return frozenset(n.strip().upper().replace("-", "_") for n in names)
+#: Credential headers masked whatever AUDIT_SENSITIVE_HEADERS says (that setting
+#: adds to them), unless listed in AUDIT_ALLOW_SENSITIVE_HEADERS.
+_ALWAYS_SENSITIVE = frozenset(
+    {"HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE", "HTTP_SET_COOKIE"}
+)
+#: Headers whose value is a URL: their query strings are masked like the request's.
+_URL_HEADERS = frozenset({"HTTP_REFERER", "HTTP_ORIGIN"})
+
+
+def _meta_names(names: Iterable[str]) -> frozenset[str]:
+    """``request.META`` keys of header names given either way (``X-Key`` or ``HTTP_X_KEY``)."""
+    keys = set()
+    for name in names:
+        key = name.strip().upper().replace("-", "_")
+        standalone = key in ("CONTENT_TYPE", "CONTENT_LENGTH") or key.startswith("HTTP_")
+        keys.add(key if standalone else f"HTTP_{key}")
+    return frozenset(keys)
 
 
 def header_is_masked(meta_name: str) -> bool:
     """Whether the header ``meta_name`` (a ``request.META`` key) is stored masked."""
-    allowed = _upper_names(settings.AUDIT_ALLOW_SENSITIVE_HEADERS)
-    if meta_name in allowed or f"HTTP_{meta_name}" in allowed:
+    if meta_name in _meta_names(settings.AUDIT_ALLOW_SENSITIVE_HEADERS):
         return False
-    sensitive = _upper_names(settings.AUDIT_SENSITIVE_HEADERS)
+    sensitive = _ALWAYS_SENSITIVE | _meta_names(settings.AUDIT_SENSITIVE_HEADERS)
     return meta_name in sensitive or is_sensitive(meta_name.removeprefix("HTTP_"))
+
+
+def _header_value(meta_name: str, value: Any) -> str:
+    if header_is_masked(meta_name):
+        return str(settings.AUDIT_MASK_VALUE)
+    text = str(value)
+    if meta_name in _URL_HEADERS and "?" in text:
+        base, _, query = text.partition("?")
+        return f"{base}?{mask_query_string(query)}"
+    return text
 
 
 def capture_headers(request: HttpRequest) -> dict[str, str]:
@@ -314,6 +338,5 @@ def capture_headers(request: HttpRequest) -> dict[str, str]:
         value = meta.get(key)
         if value in (None, ""):
             continue
-        masked = header_is_masked(key)
-        headers[_header_label(key)] = settings.AUDIT_MASK_VALUE if masked else str(value)
+        headers[_header_label(key)] = _header_value(key, value)
     return headers

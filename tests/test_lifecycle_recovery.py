@@ -15,7 +15,6 @@ from audit_events.lifecycle import archive_older_than, partition_status, rotate
 from audit_events.models import ArchivedAuditEvent, ArchivedDay, AuditEvent
 from audit_events.partitions import create_day_partitions, utc_today
 from audit_events.spool import forget_partitioned_days, spooled_days
-from tests.testapp.models import Article
 from tests.fixtures_lifecycle import (
     DAY,
     fresh_layout,  # noqa: F401 - fixture
@@ -23,6 +22,7 @@ from tests.fixtures_lifecycle import (
     relfilenode,
     states,
 )
+from tests.testapp.models import Article
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layout")]
 
@@ -175,7 +175,7 @@ def test_spooled_event_for_an_archived_day_joins_that_archive_day():
     assert states()[name] == ("archived", day)
 
 
-def test_events_at_the_edges_of_time_are_filed_and_nothing_breaks(fresh_layout):
+def test_events_at_the_edges_of_time_are_filed_and_nothing_breaks():
     """The first and last days a partition can hold are spooled, filed by rotation, and
     every later write and listing still works; a day past them is refused before writing."""
     import pytest as _pytest

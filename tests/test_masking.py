@@ -242,8 +242,9 @@ def test_short_secret_names_do_not_mask_longer_harmless_names(name):
 
 
 def test_oauth_code_and_api_key_are_masked_in_the_url():
-    request = RequestFactory().get("/oauth/callback", {"code": "SECRETCODE", "key": "AIzaX",
-                                                       "state": "ok"})
+    request = RequestFactory().get(
+        "/oauth/callback", {"code": "SECRETCODE", "key": "AIzaX", "state": "ok"}
+    )
     url = capture_url(request)
     assert "SECRETCODE" not in url and "AIzaX" not in url
     assert "state=ok" in url
@@ -260,3 +261,33 @@ def test_fields_event_masks_a_password_hash():
     event = AuditContext().create_fields_event(user, "username", "password")
     stored = AuditEvent.objects.get(pk=event.pk).content
     assert stored == {"username": "bob", "password": "********"}
+
+
+def headers_of(**meta):
+    return capture_headers(RequestFactory().get("/", **meta))
+
+
+@override_settings(
+    AUDIT_INCLUDE_HEADERS=["X-Internal-Key"], AUDIT_SENSITIVE_HEADERS=["X-Internal-Key"]
+)
+def test_sensitive_headers_may_be_named_as_headers():
+    assert headers_of(HTTP_X_INTERNAL_KEY="k1secret") == {"X-Internal-Key": "********"}
+
+
+@override_settings(AUDIT_INCLUDE_HEADERS=["Cookie"], AUDIT_SENSITIVE_HEADERS=["HTTP_X_MY_KEY"])
+def test_overriding_sensitive_headers_keeps_credentials_masked():
+    assert headers_of(HTTP_COOKIE="sessionid=abc") == {"Cookie": "********"}
+
+
+@override_settings(
+    AUDIT_INCLUDE_HEADERS=["Authorization"], AUDIT_ALLOW_SENSITIVE_HEADERS=["Authorization"]
+)
+def test_allowed_sensitive_header_may_be_named_as_header():
+    assert headers_of(HTTP_AUTHORIZATION="Basic x") == {"Authorization": "Basic x"}
+
+
+@override_settings(AUDIT_INCLUDE_HEADERS=["Referer"])
+def test_secrets_in_the_referer_query_are_masked():
+    referer = "https://shop.example/reset?token=REFSECRET&next=/home"
+    stored = headers_of(HTTP_REFERER=referer)["Referer"]
+    assert "REFSECRET" not in stored and "next=/home" in stored
