@@ -32,6 +32,7 @@ from django.db.models.signals import post_save
 from django.db.utils import IntegrityError
 from psycopg import sql
 
+from audit_events.exceptions import PartitioningError
 from audit_events.partitions import (
     column_of,
     day_bounds,
@@ -92,7 +93,21 @@ def save_event(event: models.Model, save: Callable[..., None], *args: Any, **kwa
     except IntegrityError as exc:
         if not is_missing_partition_error(exc):
             raise
+        _refuse_without_spool(event, exc)
         _spool_event(event, using)
+
+
+def _refuse_without_spool(event: models.Model, exc: IntegrityError) -> None:
+    """Archive tables have no spool: say what to do instead of failing on a missing table."""
+    from audit_events.models import AbstractArchivedAuditEvent
+
+    if isinstance(event, AbstractArchivedAuditEvent):
+        model = type(event)
+        raise PartitioningError(
+            f"No partition of {table_of(model)} holds {getattr(event, 'timestamp', None)}: "
+            "archived events arrive by archiving their day. To write one directly, create "
+            f"its day first: create_day_partitions({model.__name__}, day, day)."
+        ) from exc
 
 
 def is_missing_partition_error(exc: BaseException) -> bool:

@@ -139,3 +139,14 @@ def test_status_warns_when_few_days_are_made_ahead():
             cursor.execute(f"DROP TABLE audit_events_auditevent_p{utc_today() + n * DAY:%Y%m%d}")
     _, err = _run("audit_partitions")
     assert "Only 2 day(s) have partitions ahead of today" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["rotate_audit_partitions", "archive_audit_events", "audit_partitions", "verify_audit_events"],
+)
+def test_unknown_database_alias_is_a_clear_error(command):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="invalid choice: 'nope'"):
+        call_command(command, "--database", "nope")

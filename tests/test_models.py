@@ -141,3 +141,12 @@ def test_archived_events_carry_the_archive_time_of_their_day():
     )
     (event,) = ArchivedAuditEvent.objects.all()
     assert event.archive_timestamp == archived_at
+
+
+def test_archived_event_for_a_day_without_partition_says_what_to_do():
+    from audit_events.exceptions import PartitioningError
+
+    article = Article.objects.create(title="no archive day")
+    when = timezone.now() - datetime.timedelta(days=500)
+    with pytest.raises(PartitioningError, match="create_day_partitions"):
+        ArchivedAuditEvent(content_object=article, timestamp=when).save()

@@ -7,17 +7,25 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, DatabaseError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from audit_events.exceptions import RotationInProgress
 from audit_events.lifecycle import Step
 
 
+def add_database_argument(parser: CommandParser) -> None:
+    """``--database ALIAS``, refused with a clear message unless it is in DATABASES."""
+    parser.add_argument(
+        "--database",
+        default=DEFAULT_DB_ALIAS,
+        choices=list(connections),
+        help='The database alias (default: "default").',
+    )
+
+
 def add_run_arguments(parser: CommandParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="Print the plan, change nothing.")
-    parser.add_argument(
-        "--database", default=DEFAULT_DB_ALIAS, help='The database alias (default: "default").'
-    )
+    add_database_argument(parser)
 
 
 def report_run(command: BaseCommand, run: Callable[[], list[Step]], dry_run: bool) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DEFAULT_DB_ALIAS
 
 from audit_events.lifecycle import PartitionStatus, days_made_ahead, partition_status
+from audit_events.management.commands._lifecycle import add_database_argument
 from audit_events.models import get_audit_event_model
 from audit_events.spool import spooled_counts
 
@@ -22,9 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--database", default=DEFAULT_DB_ALIAS, help='The database alias (default: "default").'
-        )
+        add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         statuses = partition_status(options["database"])

@@ -6,8 +6,8 @@ import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS
 
+from audit_events.management.commands._lifecycle import add_database_argument
 from audit_events.tamper import verify_archived_days
 
 
@@ -25,9 +25,7 @@ class Command(BaseCommand):
             metavar="YYYY-MM-DD",
             help="Only verify this UTC day (repeatable). Default: every archived day.",
         )
-        parser.add_argument(
-            "--database", default=DEFAULT_DB_ALIAS, help='The database alias (default: "default").'
-        )
+        add_database_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         problems = verify_archived_days(options["database"], days=options["day"])
