@@ -79,7 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_LOCK_TIMEOUT_MS": 2000,
     "AUDIT_DDL_RETRIES": 5,
     # Read API (audit_events.rest, optional extra "drf").
-    "AUDIT_REST_PERMISSION_CLASSES": ("rest_framework.permissions.IsAdminUser",),
+    "AUDIT_REST_PERMISSION_CLASSES": (
+        "rest_framework.permissions.IsAdminUser",
+        "audit_events.rest.permissions.CanViewEvents",
+    ),
 }
 
 

@@ -41,8 +41,14 @@ def days(article: Article) -> list[datetime.date]:
 
 @pytest.fixture
 def staff_client() -> APIClient:
+    from django.contrib.auth.models import Permission
+
+    staff = User.objects.create_user("staff", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_auditevent", "view_archivedauditevent"])
+    )
     client = APIClient()
-    client.force_authenticate(User.objects.create_user("staff", is_staff=True))
+    client.force_authenticate(staff)
     return client
 
 
@@ -65,6 +71,14 @@ def test_anonymous_is_denied(days):
 def test_authenticated_non_staff_user_is_denied(days):
     client = APIClient()
     client.force_authenticate(User.objects.create_user("plain"))
+    assert client.get(EVENTS).status_code == 403
+    assert client.get(ARCHIVED).status_code == 403
+
+
+def test_staff_without_the_view_permission_is_denied(days):
+    """As in the admin: being staff is not enough to read every event."""
+    client = APIClient()
+    client.force_authenticate(User.objects.create_user("staff-only", is_staff=True))
     assert client.get(EVENTS).status_code == 403
     assert client.get(ARCHIVED).status_code == 403
 
@@ -119,6 +133,8 @@ def test_pages_with_equal_timestamps_are_broken_by_id(staff_client, article):
 
 
 def test_list_queries_do_not_grow_with_page_size(staff_client, days):
+    # A first request loads the user's permissions (cached on the user afterwards).
+    assert staff_client.get(EVENTS).status_code == 200
     counts = []
     for size in (2, 20):
         with CaptureQueriesContext(connection) as ctx:
@@ -247,3 +263,12 @@ def test_library_imports_without_django_rest_framework():
     )
     assert result.returncode == 0, result.stderr
     assert "audit-events[drf]" in result.stdout
+
+
+def test_nul_in_object_id_is_a_400_naming_the_parameter(staff_client, days):
+    from django.contrib.contenttypes.models import ContentType
+
+    content_type = ContentType.objects.get_for_model(Article)
+    response = staff_client.get(EVENTS, {"content_type": content_type.pk, "object_id": "a\x00b"})
+    assert response.status_code == 400
+    assert "object_id" in response.data

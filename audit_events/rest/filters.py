@@ -48,6 +48,8 @@ def filter_events(queryset: QuerySet[Any], params: Mapping[str, str]) -> QuerySe
     if params.get("object_id"):
         if "content_type_id" not in lookups:
             _fail("object_id", "needs content_type too: object ids are unique per content type.")
+        if "\x00" in params["object_id"]:
+            _fail("object_id", "must not contain a NUL character.")
         lookups["object_id"] = params["object_id"]
     since, until = _moment(params, "since"), _moment(params, "until")
     if since is not None and until is not None and since >= until:

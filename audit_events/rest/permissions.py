@@ -9,14 +9,27 @@ from rest_framework.permissions import BasePermission
 
 from audit_events.conf import settings
 
-__all__ = ["get_permissions"]
+__all__ = ["CanViewEvents", "get_permissions"]
+
+
+class CanViewEvents(BasePermission):
+    """The user has the model's ``view`` permission, as the admin requires.
+
+    ``IsAdminUser`` alone would let every staff user read every event (URLs,
+    addresses, headers, bodies), even one the admin refuses.
+    """
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        opts = view.get_model()._meta
+        return bool(request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"))
 
 
 def get_permissions() -> list[BasePermission]:
     """Instances of the permission classes named by ``AUDIT_REST_PERMISSION_CLASSES``.
 
     Read on every request, so ``override_settings`` works. The default,
-    ``IsAdminUser``, lets staff users in and nobody else.
+    ``IsAdminUser`` and ``CanViewEvents``, lets in staff users who may view the
+    events in the admin, and nobody else.
 
     Raises:
         ImportError: a dotted path names nothing importable.
