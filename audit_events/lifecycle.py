@@ -37,7 +37,7 @@ from audit_events.exceptions import PartitioningError
 from audit_events.locks import release_rotation_lock, retry_on_lock_timeout, try_rotation_lock
 from audit_events.partitions import table_of, utc_today
 from audit_events.spool import drain_day, forget_partitioned_days, spooled_counts
-from audit_events.tamper import forget_day_digest, record_missing_digests
+from audit_events.tamper import forget_day_digest, record_missing_digests, verify_archived_days
 
 __all__ = [
     "PartitionStatus",
@@ -414,6 +414,18 @@ def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
     return steps
 
 
+def _still_matches_its_digest(day: datetime.date, using: str) -> bool:
+    problems = [p for p in verify_archived_days(using, days=[day]) if p.problem != "unrecorded"]
+    for problem in problems:
+        logger.warning(
+            "audit_events: archived day %s no longer matches its digest (%s) before late "
+            "events were filed into it; its recorded digest is kept for verify_audit_events",
+            day,
+            problem.problem,
+        )
+    return not problems
+
+
 def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
     live, _ = _models()
     steps = []
@@ -421,8 +433,12 @@ def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
         target, create = _drain_target(cursor, using, window, day)
         if create:
             _create_partition(cursor, using, target, day)
+        # Late events legitimately change an archived day, whose digest is then
+        # recorded again; but only if the day still matched its digest before:
+        # otherwise re-recording would launder an earlier edit.
+        intact = target is live or _still_matches_its_digest(day, using)
         moved = drain_day(live, target, day, using)
-        if target is not live:  # late events changed an archived day: digest it again
+        if target is not live and intact:
             forget_day_digest(target, day, using)
         step = Step(
             "drain", table_of(target), day, f"moved {moved} spooled events into {table_of(target)}"

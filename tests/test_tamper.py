@@ -286,3 +286,22 @@ def test_record_day_digest_stores_and_returns_the_digest():
     found = record_day_digest(ArchivedAuditEvent, day)
     assert found.row_count == 5
     assert ArchivedDay.objects.get(day=day).digest == found.digest
+
+
+@lifecycle_test
+def test_late_events_do_not_launder_an_earlier_edit():
+    """An edited archived day keeps its recorded digest when late events arrive."""
+    day = archived_day(rows=10)
+    with allow_changes():
+        ArchivedAuditEvent.objects.filter(pk=one_archived(day).pk).update(content={"forged": 1})
+    # An ordinary backdated event for that day: spooled, then filed by rotation.
+    lower, _ = day_bounds(day)
+    from tests.testapp.models import Article
+
+    late = AuditEvent(content_object=Article.objects.create(title="late"), timestamp=lower)
+    late.save()
+    steps = rotate()
+    assert ("drain", day) in [(s.action, s.day) for s in steps]
+    assert ("digest", day) not in [(s.action, s.day) for s in steps]
+    (problem,) = verify_archived_days()
+    assert problem.day == day and problem.problem in ("changed", "added")
