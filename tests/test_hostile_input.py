@@ -14,7 +14,7 @@ import decimal
 import json
 import os
 from contextlib import contextmanager
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from django.db import connection, transaction
@@ -377,7 +377,9 @@ def test_malformed_bodies_never_turn_into_a_server_error(raw, content_type):
 def test_hostile_paths_are_recorded_without_error(path):
     client = Client()
     with capture_everything(), rolled_back():
-        response = client.get("/record/", {"p": path, "token": SECRET})
+        # The hostile text is the URL path itself (percent-encoded, as a client sends it).
+        url = "/record-any/" + quote(path, safe="/;,=&+$!*'()@:~")
+        response = client.get(url, {"token": SECRET})
         assert response.status_code == 200
         stored = AuditEvent.objects.get(pk=response.json()["event"])
         assert stored.url.startswith("http")

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from tests import views
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("record/async/", views.async_record),
     path("record/drf/", views.DrfRecordView.as_view()),
     path("no-event/", views.no_event),
+    # Any path below record-any/ records an event: hostile paths reach the middleware.
+    re_path(r"^record-any/", views.record),
 ]
 
 # --- Read API (audit_events.rest; ecosystem) ---------------------------------
