@@ -301,7 +301,7 @@ def _plan(cursor: Any, using: str, window: _Window, analyze: bool = True) -> lis
     live, archive = _models()
     cursor.execute(
         "SELECT action, table_name, day, detail, statements "
-        "FROM audit_events_plan_maintenance(%s::regclass, %s::regclass, %s, %s, %s, %s) "
+        "FROM audit_events_plan_maintenance(%s::regclass, %s::regclass, %s, %s, %s, %s, %s) "
         "ORDER BY step",
         [
             _regclass(using, live),
@@ -310,12 +310,12 @@ def _plan(cursor: Any, using: str, window: _Window, analyze: bool = True) -> lis
             window.first_day,
             window.last_day,
             window.expire_before,
+            analyze,
         ],
     )
     return [
         _Planned(Step(action, table, day, detail), tuple(statements))
         for action, table, day, detail, statements in cursor.fetchall()
-        if analyze or action != "analyze"
     ]
 
 
