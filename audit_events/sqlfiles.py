@@ -14,6 +14,7 @@ __all__ = ["FUNCTION_FILES", "read_sql", "sql_dir"]
 #: Files defining the SQL functions and views, in dependency order.
 FUNCTION_FILES = (
     "partition_name.sql",
+    "qualified_name.sql",
     "partition_bounds.sql",
     "partition_for_day.sql",
     "create_day_partition.sql",

@@ -20,6 +20,7 @@
 CREATE OR REPLACE FUNCTION audit_events_day_digest(parent regclass, day date,
                                                    OUT row_count bigint, OUT digest text)
 LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
 SET DateStyle = 'ISO, YMD'
 SET IntervalStyle = 'postgres'

@@ -17,6 +17,7 @@ CREATE OR REPLACE FUNCTION audit_events_grant_app_role(app_role regrole, live re
                                                        ledger regclass)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t regclass;

@@ -22,6 +22,21 @@ AS $$
     SELECT u.statement
     FROM audit_events_plan_maintenance(live, archive, archive_before, first_day, last_day,
                                        expire_before, with_analyze) AS p
-    CROSS JOIN LATERAL unnest(p.statements) WITH ORDINALITY AS u (statement, n)
+    CROSS JOIN LATERAL pg_catalog.unnest(p.statements) WITH ORDINALITY AS u (statement, n)
     ORDER BY p.step, u.n
 $$;
+
+-- search_path is pinned to pg_catalog, then the schema this function was created
+-- in (where the functions it calls were installed with it), then pg_temp: the
+-- caller's search_path and DateStyle/TimeZone change nothing. Objects of
+-- pg_catalog are named with their schema so that no function of the same name
+-- elsewhere can stand in for them.
+DO $pin$
+DECLARE
+    fn pg_catalog.regprocedure := 'audit_events_maintenance_statements(regclass, regclass, date, date, date, date, boolean)';
+BEGIN
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, %s, pg_temp', fn,
+        (SELECT p.pronamespace::pg_catalog.regnamespace FROM pg_catalog.pg_proc AS p
+         WHERE p.oid = fn));
+END
+$pin$;

@@ -5,6 +5,7 @@
 CREATE OR REPLACE FUNCTION audit_events_partition_name(parent_name text, day date)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN octet_length(parent_name) <= 53 THEN parent_name || '_p' || to_char(day, 'YYYYMMDD')

@@ -29,17 +29,17 @@ AS $$
     WITH parents AS (
         SELECT c.oid, c.relname, c.relnamespace, v.kind
         FROM (VALUES (live, 'live'), (archive, 'archived')) AS v (parent, kind)
-        JOIN pg_class AS c ON c.oid = v.parent
+        JOIN pg_catalog.pg_class AS c ON c.oid = v.parent
     ),
     attached AS (
         SELECT i.inhrelid AS relid,
-               p.oid::regclass::text AS parent,
+               p.oid::pg_catalog.regclass::text AS parent,
                CASE WHEN i.inhdetachpending THEN 'pending' ELSE p.kind END AS state,
                b.lower_bound,
                b.upper_bound
         FROM parents AS p
-        JOIN pg_inherits AS i ON i.inhparent = p.oid
-        CROSS JOIN LATERAL audit_events_partition_bounds(i.inhrelid::regclass) AS b
+        JOIN pg_catalog.pg_inherits AS i ON i.inhparent = p.oid
+        CROSS JOIN LATERAL audit_events_partition_bounds(i.inhrelid::pg_catalog.regclass) AS b
     ),
     orphans AS (
         SELECT DISTINCT ON (c.oid)
@@ -49,25 +49,40 @@ AS $$
                b.lower_bound,
                b.upper_bound
         FROM parents AS p
-        JOIN pg_class AS c
+        JOIN pg_catalog.pg_class AS c
           ON c.relnamespace = p.relnamespace
          AND c.relkind = 'r'
          AND NOT c.relispartition
-         AND right(c.relname, 8) ~ '^[0-9]{8}$'
-         AND left(c.relname, -8)
-             = left(audit_events_partition_name(p.relname, DATE '2000-01-01'), -8)
-        CROSS JOIN LATERAL audit_events_check_bounds(c.oid::regclass) AS b
+         AND pg_catalog.right(c.relname, 8) OPERATOR(pg_catalog.~) '^[0-9]{8}$'
+         AND pg_catalog.left(c.relname, -8)
+             = pg_catalog.left(audit_events_partition_name(p.relname::text, DATE '2000-01-01'), -8)
+        CROSS JOIN LATERAL audit_events_check_bounds(c.oid::pg_catalog.regclass) AS b
         WHERE b.lower_bound IS NOT NULL
     )
-    SELECT a.relid::regclass::text,
+    SELECT a.relid::pg_catalog.regclass::text,
            a.parent,
            (a.lower_bound AT TIME ZONE 'UTC')::date,
            a.lower_bound,
            a.upper_bound,
            a.state,
            NULLIF(c.reltuples, -1)::bigint,
-           pg_total_relation_size(a.relid)
+           pg_catalog.pg_total_relation_size(a.relid)
     FROM (SELECT * FROM attached UNION ALL SELECT * FROM orphans) AS a
-    JOIN pg_class AS c ON c.oid = a.relid
+    JOIN pg_catalog.pg_class AS c ON c.oid = a.relid
     ORDER BY a.lower_bound, a.state, 1
 $$;
+
+-- search_path is pinned to pg_catalog, then the schema this function was created
+-- in (where the functions it calls were installed with it), then pg_temp: the
+-- caller's search_path and DateStyle/TimeZone change nothing. Objects of
+-- pg_catalog are named with their schema so that no function of the same name
+-- elsewhere can stand in for them.
+DO $pin$
+DECLARE
+    fn pg_catalog.regprocedure := 'audit_events_partition_status(regclass, regclass)';
+BEGIN
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, %s, pg_temp', fn,
+        (SELECT p.pronamespace::pg_catalog.regnamespace FROM pg_catalog.pg_proc AS p
+         WHERE p.oid = fn));
+END
+$pin$;

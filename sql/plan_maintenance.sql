@@ -24,8 +24,21 @@
 --            without bound, is only analyzed on 18 and later.
 -- A day that would overlap a partition the target already has is left alone
 -- (STATEMENTS empty, DETAIL says why): it needs a decision by hand.
--- When the table audit_events_archivedday exists, archive and expire steps also
--- record or forget the day there.
+-- When the table audit_events_archivedday exists (in LIVE's schema), archive and
+-- expire steps also record or forget the day there.
+--
+-- Ownership: a day table owned by another role than its parent's owner (made
+-- by a superuser, say) gets a repair step giving it to that owner when the
+-- current role can (it is a member of both roles, or a superuser); otherwise
+-- the repair step only says so, with the statement to run as that role, and the
+-- day is left alone: every other day is still maintained.
+--
+-- Every statement names its tables with their schema, and every value is
+-- written in ISO format with a numeric UTC offset (TimeZone and DateStyle are
+-- fixed for the call): the statements mean the same in any session.
+-- EXPIRE_BEFORE must be before ARCHIVE_BEFORE (retention longer than the archive
+-- age, as settings.AUDIT_ARCHIVE_RETENTION_DAYS), and days within 0001-01-01 ..
+-- 9999-12-30, or the plan is refused.
 CREATE OR REPLACE FUNCTION audit_events_plan_maintenance(
     live regclass,
     archive regclass,
@@ -44,14 +57,26 @@ RETURNS TABLE (
     statements text[]
 )
 LANGUAGE plpgsql STABLE
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
 AS $$
 #variable_conflict use_column
 DECLARE
     archive_limit timestamptz := archive_before::timestamp AT TIME ZONE 'UTC';
     expire_limit timestamptz := expire_before::timestamp AT TIME ZONE 'UTC';
-    ledger regclass := to_regclass('audit_events_archivedday');
-    archive_name name := (SELECT c.relname FROM pg_class AS c WHERE c.oid = archive);
-    has_analyze_only boolean := current_setting('server_version_num')::int >= 180000;
+    ledger regclass := pg_catalog.to_regclass(pg_catalog.format('%I.audit_events_archivedday',
+        (SELECT c.relnamespace::pg_catalog.regnamespace FROM pg_catalog.pg_class AS c
+         WHERE c.oid = live)::text));
+    archive_name name := (SELECT c.relname FROM pg_catalog.pg_class AS c WHERE c.oid = archive);
+    has_analyze_only boolean :=
+        pg_catalog.current_setting('server_version_num')::integer >= 180000;
+    live_q text := audit_events_qualified_name(live);
+    archive_q text := audit_events_qualified_name(archive);
+    ledger_q text := audit_events_qualified_name(ledger);
+    live_owner regrole := (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = live);
+    day_q text;
+    owner_fix text;
     s record;
     d date;
     target regclass;
@@ -64,7 +89,58 @@ BEGIN
         RAISE EXCEPTION 'audit_events: live, archive and archive_before are required'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF expire_before >= archive_before THEN
+        RAISE EXCEPTION 'audit_events: expire_before % must be before archive_before %: '
+                        'days would be dropped as soon as they are archived',
+                        expire_before, archive_before
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Keep days longer than the archive age, or pass NULL to keep them.';
+    END IF;
+    IF NOT (archive_before BETWEEN DATE '0001-01-01' AND DATE '9999-12-31'
+            AND coalesce(expire_before BETWEEN DATE '0001-01-01' AND DATE '9999-12-31', true)
+            AND coalesce(first_day >= DATE '0001-01-01', true)
+            AND coalesce(coalesce(last_day, first_day) <= DATE '9999-12-30', true)) THEN
+        RAISE EXCEPTION 'audit_events: days out of range (archive_before %, expire_before %, '
+                        'first_day %, last_day %): partitions hold days from 0001-01-01 to '
+                        '9999-12-30', archive_before, expire_before, first_day, last_day
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF last_day < first_day THEN
+        RAISE EXCEPTION 'audit_events: last_day % is before first_day %', last_day, first_day
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     step := 0;
+
+    -- repair: day tables owned by another role than their parent's owner
+    FOR s IN
+        SELECT st.*, c.relowner::pg_catalog.regrole AS owner,
+               (SELECT pc.relowner::pg_catalog.regrole FROM pg_catalog.pg_class AS pc
+                WHERE pc.oid = coalesce(st.parent, live::text)::pg_catalog.regclass) AS want
+        FROM audit_events_partition_status(live, archive) AS st
+        JOIN pg_catalog.pg_class AS c ON c.oid = st.table_name::pg_catalog.regclass
+        ORDER BY st.lower_bound
+    LOOP
+        CONTINUE WHEN s.owner = s.want;
+        step := step + 1;
+        action := 'repair';
+        table_name := s.table_name;
+        day := s.day;
+        day_q := audit_events_qualified_name(s.table_name::pg_catalog.regclass);
+        owner_fix := pg_catalog.format('ALTER TABLE %s OWNER TO %s', day_q, s.want);
+        IF pg_catalog.pg_has_role(current_user, s.owner, 'USAGE')
+           AND pg_catalog.pg_has_role(current_user, s.want, 'MEMBER') THEN
+            detail := pg_catalog.format('owned by %s, not by %s (the owner of its parent): '
+                                        'give it to %s', s.owner, s.want, s.want);
+            statements := ARRAY[owner_fix];
+        ELSE
+            detail := pg_catalog.format('owned by %s, not by %s (the owner of its parent), and '
+                                        '%s cannot change that: left alone until %s or a '
+                                        'superuser runs: %s', s.owner, s.want, current_user,
+                                        s.owner, owner_fix);
+            statements := '{}';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
 
     -- repair
     FOR s IN
@@ -78,20 +154,28 @@ BEGIN
         day := s.day;
         statements := '{}';
         detail := '';
+        day_q := audit_events_qualified_name(s.table_name::pg_catalog.regclass);
+        IF NOT (SELECT c.relowner = live_owner
+                OR (pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+                    AND pg_catalog.pg_has_role(current_user, live_owner, 'MEMBER'))
+            FROM pg_catalog.pg_class AS c WHERE c.oid = s.table_name::pg_catalog.regclass) THEN
+            CONTINUE;  -- reported by the ownership repair above
+        END IF;
         IF s.state = 'pending' THEN
-            statements := ARRAY[format('ALTER TABLE %s DETACH PARTITION %s FINALIZE',
-                                       s.parent, s.table_name)];
-            detail := format('finish the interrupted detach from %s; ', s.parent);
+            statements := ARRAY[pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s FINALIZE',
+                                       audit_events_qualified_name(s.parent::pg_catalog.regclass),
+                                       day_q)];
+            detail := pg_catalog.format('finish the interrupted detach from %s; ', s.parent);
             touched_live := touched_live OR s.parent = live::text;
             touched_archive := touched_archive OR s.parent = archive::text;
         END IF;
         IF s.parent = archive::text AND s.upper_bound <= expire_limit THEN
-            statements := statements || format('DROP TABLE %s', s.table_name);
+            statements := statements || pg_catalog.format('DROP TABLE %s', day_q);
             detail := detail || 'drop it (past retention)';
             IF ledger IS NOT NULL THEN
-                statements := statements || format(
+                statements := statements || pg_catalog.format(
                     'DELETE FROM %s WHERE archive_table = %L AND day = %L',
-                    ledger, archive_name, s.day);
+                    ledger_q, archive_name, s.day);
             END IF;
             RETURN NEXT;
             CONTINUE;
@@ -99,26 +183,26 @@ BEGIN
         target := CASE WHEN s.upper_bound <= archive_limit THEN archive ELSE live END;
         overlap := audit_events_partition_for_day(target, s.day);
         IF overlap IS NOT NULL THEN
-            detail := detail || format('left alone: %s already has %s for this day; '
+            detail := detail || pg_catalog.format('left alone: %s already has %s for this day; '
                                        'merge by hand', target, overlap);
             RETURN NEXT;
             CONTINUE;
         END IF;
-        statements := statements || format(
+        statements := statements || pg_catalog.format(
             'ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
-            target, s.table_name, s.lower_bound, s.upper_bound);
-        detail := detail || format('attach to %s', target);
+            audit_events_qualified_name(target), day_q, s.lower_bound, s.upper_bound);
+        detail := detail || pg_catalog.format('attach to %s', target);
         IF target = live THEN
             days_to_live := days_to_live || s.day;
             touched_live := true;
         ELSE
             touched_archive := true;
             IF ledger IS NOT NULL THEN
-                statements := statements || format(
+                statements := statements || pg_catalog.format(
                     'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
-                    ' VALUES (%L, %L, now(), NULL, %L) ON CONFLICT (archive_table, day)'
+                    ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
                     ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
-                    ' digest = %L', ledger, archive_name, s.day, '', '');
+                    ' digest = %L', ledger_q, archive_name, s.day, '', '');
             END IF;
         END IF;
         RETURN NEXT;
@@ -127,19 +211,24 @@ BEGIN
     -- create
     IF first_day IS NOT NULL THEN
         FOR d IN
-            SELECT g::date FROM generate_series(first_day, coalesce(last_day, first_day),
-                                                interval '1 day') AS g
+            SELECT g::date FROM pg_catalog.generate_series(
+                first_day::timestamp, coalesce(last_day, first_day)::timestamp,
+                interval '1 day') AS g
         LOOP
             CONTINUE WHEN d = ANY (days_to_live)
                 OR audit_events_partition_for_day(live, d) IS NOT NULL;
             step := step + 1;
             action := 'create';
             table_name := audit_events_partition_name(
-                (SELECT c.relname FROM pg_class AS c WHERE c.oid = live), d);
+                (SELECT c.relname::text FROM pg_catalog.pg_class AS c WHERE c.oid = live), d);
             day := d;
-            detail := format('create and attach to %s', live);
-            statements := ARRAY[format('SELECT audit_events_create_day_partition(%L::regclass, %L::date)',
-                                       live::text, d)];
+            detail := pg_catalog.format('create and attach to %s', live);
+            statements := ARRAY[pg_catalog.format(
+                'SELECT %s.audit_events_create_day_partition(%L::pg_catalog.regclass, %L::date)',
+                (SELECT p.pronamespace::pg_catalog.regnamespace FROM pg_catalog.pg_proc AS p
+                 WHERE p.oid = 'audit_events_create_day_partition(regclass, date)'
+                     ::pg_catalog.regprocedure),
+                live_q, d)];
             touched_live := true;
             RETURN NEXT;
         END LOOP;
@@ -156,24 +245,30 @@ BEGIN
         table_name := s.table_name;
         day := s.day;
         overlap := audit_events_partition_for_day(archive, s.day);
-        IF overlap IS NOT NULL THEN
-            detail := format('left alone: %s already has %s for this day; merge by hand',
-                             archive, overlap);
+        day_q := audit_events_qualified_name(s.table_name::pg_catalog.regclass);
+        IF overlap IS NOT NULL OR NOT (SELECT c.relowner = live_owner
+                OR (pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+                    AND pg_catalog.pg_has_role(current_user, live_owner, 'MEMBER'))
+            FROM pg_catalog.pg_class AS c WHERE c.oid = s.table_name::pg_catalog.regclass) THEN
+            detail := CASE WHEN overlap IS NULL
+                THEN 'left alone: owned by another role (see its repair step)'
+                ELSE pg_catalog.format('left alone: %s already has %s for this day; '
+                                       'merge by hand', archive, overlap) END;
             statements := '{}';
             RETURN NEXT;
             CONTINUE;
         END IF;
-        detail := format('detach concurrently from %s, attach to %s', live, archive);
+        detail := pg_catalog.format('detach concurrently from %s, attach to %s', live, archive);
         statements := ARRAY[
-            format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', live, s.table_name),
-            format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
-                   archive, s.table_name, s.lower_bound, s.upper_bound)];
+            pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', live_q, day_q),
+            pg_catalog.format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+                   archive_q, day_q, s.lower_bound, s.upper_bound)];
         IF ledger IS NOT NULL THEN
-            statements := statements || format(
+            statements := statements || pg_catalog.format(
                 'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
-                ' VALUES (%L, %L, now(), NULL, %L) ON CONFLICT (archive_table, day)'
+                ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
                 ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
-                ' digest = %L', ledger, archive_name, s.day, '', '');
+                ' digest = %L', ledger_q, archive_name, s.day, '', '');
         END IF;
         touched_live := true;
         touched_archive := true;
@@ -190,14 +285,24 @@ BEGIN
         action := 'expire';
         table_name := s.table_name;
         day := s.day;
-        detail := format('detach concurrently from %s, drop (past retention)', archive);
+        day_q := audit_events_qualified_name(s.table_name::pg_catalog.regclass);
+        IF NOT (SELECT c.relowner = live_owner
+                OR (pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+                    AND pg_catalog.pg_has_role(current_user, live_owner, 'MEMBER'))
+            FROM pg_catalog.pg_class AS c WHERE c.oid = s.table_name::pg_catalog.regclass) THEN
+            detail := 'left alone: owned by another role (see its repair step)';
+            statements := '{}';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        detail := pg_catalog.format('detach concurrently from %s, drop (past retention)', archive);
         statements := ARRAY[
-            format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', archive, s.table_name),
-            format('DROP TABLE %s', s.table_name)];
+            pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', archive_q, day_q),
+            pg_catalog.format('DROP TABLE %s', day_q)];
         IF ledger IS NOT NULL THEN
-            statements := statements || format(
+            statements := statements || pg_catalog.format(
                 'DELETE FROM %s WHERE archive_table = %L AND day = %L',
-                ledger, archive_name, s.day);
+                ledger_q, archive_name, s.day);
         END IF;
         touched_archive := true;
         RETURN NEXT;
@@ -210,8 +315,8 @@ BEGIN
         table_name := live::text;
         day := NULL;
         detail := 'refresh the parent''s statistics';
-        statements := ARRAY[format(CASE WHEN has_analyze_only THEN 'ANALYZE ONLY %s'
-                                        ELSE 'ANALYZE %s' END, live)];
+        statements := ARRAY[pg_catalog.format(CASE WHEN has_analyze_only THEN 'ANALYZE ONLY %s'
+                                        ELSE 'ANALYZE %s' END, live_q)];
         RETURN NEXT;
     END IF;
     IF with_analyze AND touched_archive AND has_analyze_only THEN
@@ -220,8 +325,23 @@ BEGIN
         table_name := archive::text;
         day := NULL;
         detail := 'refresh the parent''s statistics';
-        statements := ARRAY[format('ANALYZE ONLY %s', archive)];
+        statements := ARRAY[pg_catalog.format('ANALYZE ONLY %s', archive_q)];
         RETURN NEXT;
     END IF;
 END
 $$;
+
+-- search_path is pinned to pg_catalog, then the schema this function was created
+-- in (where the functions it calls were installed with it), then pg_temp: the
+-- caller's search_path and DateStyle/TimeZone change nothing. Objects of
+-- pg_catalog are named with their schema so that no function of the same name
+-- elsewhere can stand in for them.
+DO $pin$
+DECLARE
+    fn pg_catalog.regprocedure := 'audit_events_plan_maintenance(regclass, regclass, date, date, date, date, boolean)';
+BEGIN
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, %s, pg_temp', fn,
+        (SELECT p.pronamespace::pg_catalog.regnamespace FROM pg_catalog.pg_proc AS p
+         WHERE p.oid = fn));
+END
+$pin$;

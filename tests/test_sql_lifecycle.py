@@ -85,8 +85,8 @@ def test_plan_lists_steps_in_order_with_top_level_statements(tables):
         *archive_analyzed,
     ]
     assert rows[1][3] == [
-        "ALTER TABLE ev DETACH PARTITION ev_p20250101 CONCURRENTLY",
-        "ALTER TABLE ev_archive ATTACH PARTITION ev_p20250101 FOR VALUES FROM "
+        "ALTER TABLE public.ev DETACH PARTITION public.ev_p20250101 CONCURRENTLY",
+        "ALTER TABLE public.ev_archive ATTACH PARTITION public.ev_p20250101 FOR VALUES FROM "
         "('2025-01-01 00:00:00+00') TO ('2025-01-02 00:00:00+00')",
     ]
 
