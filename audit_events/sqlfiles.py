@@ -23,6 +23,7 @@ FUNCTION_FILES = (
     "partition_status.sql",
     "plan_maintenance.sql",
     "maintenance_statements.sql",
+    "begin_maintenance.sql",
 )
 
 

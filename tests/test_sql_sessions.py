@@ -99,14 +99,17 @@ def test_statements_run_in_a_hostile_session_archive_and_record_each_day(
     assert ("ev_p20250101", D(2025, 1, 1), "archived") in states
     assert ("ev_p20250102", D(2025, 1, 2), "archived") in states
     assert ("ev_p20250107", D(2025, 1, 7), "live") in states
-    assert tables.execute(
-        "SELECT day FROM audit_events_archivedday ORDER BY day"
-    ).fetchall() == [(D(2025, 1, 1),), (D(2025, 1, 2),)]
+    assert tables.execute("SELECT day FROM audit_events_archivedday ORDER BY day").fetchall() == [
+        (D(2025, 1, 1),),
+        (D(2025, 1, 2),),
+    ]
     assert _plan(tables) == []  # the next run has nothing left to do
 
 
 def test_days_made_in_a_hostile_session_have_utc_bounds(sql_db):
-    sql_db.execute('CREATE TABLE ev (id int, "timestamp" timestamptz) PARTITION BY RANGE ("timestamp")')
+    sql_db.execute(
+        'CREATE TABLE ev (id int, "timestamp" timestamptz) PARTITION BY RANGE ("timestamp")'
+    )
     sql_db.execute("SET DateStyle = 'Postgres, MDY'")
     sql_db.execute("SET TimeZone = 'Asia/Shanghai'")
     sql_db.execute("SELECT audit_events_create_day_partitions('ev', '2026-09-01', '2026-09-02')")
@@ -217,8 +220,15 @@ def owner_roles(tables: psycopg.Connection) -> Iterator[tuple[str, str]]:
     maintainer, other = f"ae_maint_{suffix}", f"ae_other_{suffix}"
     for role in (maintainer, other):
         tables.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
-    tables.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(maintainer)))
-    for table in ("ev", "ev_archive", "audit_events_archivedday", "audit_events_archivedday_id_seq"):
+    tables.execute(
+        sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(maintainer))
+    )
+    for table in (
+        "ev",
+        "ev_archive",
+        "audit_events_archivedday",
+        "audit_events_archivedday_id_seq",
+    ):
         kind = "SEQUENCE" if table.endswith("_seq") else "TABLE"
         tables.execute(
             sql.SQL("ALTER {} {} OWNER TO {}").format(
@@ -269,7 +279,9 @@ def test_rotation_gives_a_day_back_to_the_owner_when_it_can(tables, owner_roles)
     assert plan[0][4] == [f"ALTER TABLE public.ev_p20250102 OWNER TO {maintainer}"]
     _run(tables)
     assert _owner(tables, "ev_p20250102") == maintainer
-    assert ("ev_p20250102", D(2025, 1, 2), "archived") in {(t, d, s) for t, d, _, s in _status(tables)}
+    assert ("ev_p20250102", D(2025, 1, 2), "archived") in {
+        (t, d, s) for t, d, _, s in _status(tables)
+    }
 
 
 def test_rotation_reports_a_day_it_cannot_repair_and_maintains_the_others(tables, owner_roles):

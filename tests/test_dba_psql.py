@@ -1,0 +1,167 @@
+"""The DBA entry point, sql/run_maintenance.psql, run by the real psql binary.
+
+It must end in the same catalog and ledger as rotate_audit_partitions, in any
+session settings, stop at the first error with a non-zero exit, refuse the
+wrong role and a second run, and leave nothing the next run does not repair.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import uuid
+
+import psycopg
+import pytest
+from django.db import connection
+from psycopg import sql
+
+from audit_events.lifecycle import rotate
+from audit_events.models import ArchivedDay
+from audit_events.partitions import utc_today
+from audit_events.sqlfiles import sql_dir
+from audit_events.tamper import verify_archived_days
+from audit_events.testing import find_bindir
+from tests.fixtures_lifecycle import (
+    DAY,
+    fresh_layout,  # noqa: F401 - fixture
+    insert_rows,
+    reset_layout,
+    states,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layout")]
+
+SCRIPT = sql_dir() / "run_maintenance.psql"
+
+
+def psql(*args: str, user: str | None = None, options: str = "") -> subprocess.CompletedProcess:
+    """Run psql as a DBA would: -X, ON_ERROR_STOP, the script, on the test database."""
+    params = connection.get_connection_params()
+    env = {**os.environ, "PGOPTIONS": options, "PGPASSWORD": params.get("password") or ""}
+    command = [
+        str(find_bindir() / "psql"),
+        "-X",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        params["host"],
+        "-p",
+        str(params["port"]),
+        "-U",
+        user or params["user"],
+        "-d",
+        params["dbname"],
+        *args,
+    ]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def run_script(*variables: str, **kwargs: str) -> subprocess.CompletedProcess:
+    args = [a for v in variables for a in ("-v", v)]
+    return psql(*args, "-f", str(SCRIPT), **kwargs)
+
+
+def snapshot() -> tuple[dict, list]:
+    """The catalog and the ledger (digests as recorded or not: rows have random ids)."""
+    ledger = sorted((d.day, d.row_count, len(d.digest)) for d in ArchivedDay.objects.all())
+    return states(), ledger
+
+
+def old_days() -> list[datetime.date]:
+    """Two live days past the archive age, with rows."""
+    from audit_events.models import AuditEvent
+    from audit_events.partitions import create_day_partitions
+
+    days = [utc_today() - 120 * DAY, utc_today() - 119 * DAY]
+    create_day_partitions(AuditEvent, days[0], days[1])
+    for n, day in enumerate(days):
+        insert_rows(day, 10 + n)
+    return days
+
+
+def test_script_ends_where_rotation_ends():
+    old_days()
+    result = run_script()
+    assert result.returncode == 0, result.stderr
+    assert "audit_events: done" in result.stdout
+    by_psql = snapshot()
+    reset_layout()
+    old_days()
+    rotate()
+    assert snapshot() == by_psql
+    assert [length for _, _, length in by_psql[1]] == [64, 64]
+    assert verify_archived_days() == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        "-c DateStyle=Postgres,MDY -c TimeZone=Asia/Shanghai",
+        "-c DateStyle=SQL,DMY -c TimeZone=Asia/Kolkata -c search_path=",
+        "-c DateStyle=German -c IntervalStyle=sql_standard -c search_path=pg_temp",
+    ],
+)
+def test_script_works_in_any_session_and_with_autocommit_off(options):
+    days = old_days()
+    result = run_script("AUTOCOMMIT=off", options=options)
+    assert result.returncode == 0, result.stderr
+    assert {states()[f"audit_events_auditevent_p{d:%Y%m%d}"][0] for d in days} == {"archived"}
+    assert sorted(ArchivedDay.objects.values_list("day", flat=True)) == days
+    assert verify_archived_days() == []
+
+
+def test_script_stops_at_a_lock_timeout_and_the_next_run_repairs():
+    days = old_days()
+    with psycopg.connect(_dsn()) as reader:
+        reader.execute("SELECT count(*) FROM audit_events_auditevent")  # holds ACCESS SHARE
+        result = run_script("lock_timeout=200ms")
+    assert result.returncode == 3
+    assert "lock timeout" in result.stderr
+    assert states()[f"audit_events_auditevent_p{days[0]:%Y%m%d}"][0] == "pending"
+    assert ArchivedDay.objects.count() == 0  # no ledger row for a day not archived
+    again = run_script()
+    assert again.returncode == 0, again.stderr
+    assert {states()[f"audit_events_auditevent_p{d:%Y%m%d}"][0] for d in days} == {"archived"}
+    assert sorted(ArchivedDay.objects.values_list("day", flat=True)) == days
+    assert verify_archived_days() == []
+
+
+def _dsn() -> str:
+    params = connection.get_connection_params()
+    return psycopg.conninfo.make_conninfo(
+        host=params["host"], port=params["port"], dbname=params["dbname"], user=params["user"]
+    )
+
+
+def test_script_refuses_a_second_run():
+    key = "SELECT pg_advisory_lock(1096107092, hashtext('audit_events_auditevent'))"
+    with psycopg.connect(_dsn()) as holder:
+        holder.execute(key)
+        result = run_script()
+    assert result.returncode == 3
+    assert "another rotation is running" in result.stderr
+    assert "audit_events: the plan" not in result.stdout
+
+
+def test_script_refuses_another_role_and_names_the_owner():
+    role = f"ae_dba_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)).as_string())
+    try:
+        result = run_script(user=role)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)).as_string())
+    owner = connection.get_connection_params()["user"]
+    assert result.returncode == 3
+    assert f"must run as {owner}, its owner (not as {role})" in result.stderr
+
+
+def test_script_refuses_retention_not_longer_than_the_archive_age():
+    result = run_script("retention_days=30")
+    assert result.returncode == 3
+    assert "must be before archive_before" in result.stderr
