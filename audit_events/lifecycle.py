@@ -243,7 +243,8 @@ def _run(
         with connections[using].cursor() as cursor:
             planned = _plan(cursor, using, window, analyze)
             drains = _drain_plan(cursor, using, window) if drain else []
-        return _ordered([p.step for p in planned], drains)
+        digests = _digest_plan(using, planned, drains) if digest else []
+        return [*_ordered([p.step for p in planned], drains), *digests]
     with _maintenance_session(using, table_of(live)) as cursor:
         planned = retry_on_lock_timeout(
             lambda: _plan(cursor, using, window, analyze), f"plan maintenance of {table_of(live)}"
@@ -363,6 +364,23 @@ def _finalize_statement(cursor: Any, table: str) -> str | None:
     )
     row = cursor.fetchone()
     return str(row[0]) if row else None
+
+
+def _digest_plan(using: str, planned: list[_Planned], drains: list[Step]) -> list[Step]:
+    """The digest steps a real run would end with: every archived day left without a
+    digest, every day the plan records in the ledger, every archive day drained into."""
+    from audit_events.models import ArchivedDay
+
+    archive = table_of(_models()[1])
+    attached = {s.day for s in partition_status(using) if s.state == "archived"}
+    unsealed = ArchivedDay.objects.using(using).filter(archive_table=archive, digest="")
+    days: set[datetime.date | None] = set(attached & set(unsealed.values_list("day", flat=True)))
+    days |= {p.step.day for p in planned if any(s.startswith("INSERT INTO") for s in p.statements)}
+    days |= {s.day for s in drains if s.table == archive}
+    return [
+        Step("digest", archive, day, "record row count and digest")
+        for day in sorted(d for d in days if d is not None)
+    ]
 
 
 def _record_digests(using: str) -> list[Step]:

@@ -28,8 +28,10 @@ def add_run_arguments(parser: CommandParser) -> None:
     add_database_argument(parser)
 
 
-def report_run(command: BaseCommand, run: Callable[[], list[Step]], dry_run: bool) -> None:
-    """Run ``run()`` and print one line per step.
+def report_run(
+    command: BaseCommand, run: Callable[[], list[Step]], dry_run: bool, verbosity: int = 1
+) -> None:
+    """Run ``run()`` and print one line per step (nothing with ``verbosity`` 0).
 
     Another run holding the lock is not a failure (exit status 0); any database
     error becomes a ``CommandError`` (exit status 1) with PostgreSQL's message.
@@ -37,7 +39,8 @@ def report_run(command: BaseCommand, run: Callable[[], list[Step]], dry_run: boo
     try:
         steps = run()
     except RotationInProgress as exc:
-        command.stdout.write(command.style.WARNING(f"Skipped: {exc}"))
+        if verbosity:
+            command.stdout.write(command.style.WARNING(f"Skipped: {exc}"))
         return
     except ImproperlyConfigured as exc:
         raise CommandError(str(exc)) from exc
@@ -46,6 +49,8 @@ def report_run(command: BaseCommand, run: Callable[[], list[Step]], dry_run: boo
             f"audit_events maintenance failed: {exc}. Nothing is lost: run the "
             "command again; it repairs what this run left."
         ) from exc
+    if not verbosity:
+        return
     prefix = "would " if dry_run else ""
     for step in steps:
         command.stdout.write(f"{prefix}{step}")
@@ -55,3 +60,8 @@ def report_run(command: BaseCommand, run: Callable[[], list[Step]], dry_run: boo
 
 def options_of(options: dict[str, Any]) -> tuple[str, bool]:
     return options["database"], options["dry_run"]
+
+
+def verbosity_of(options: dict[str, Any]) -> int:
+    """Django's ``--verbosity`` (0 prints nothing but errors)."""
+    return int(options.get("verbosity", 1))

@@ -7,7 +7,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit_events.lifecycle import archive_older_than
-from audit_events.management.commands._lifecycle import add_run_arguments, options_of, report_run
+from audit_events.management.commands._lifecycle import (
+    add_run_arguments,
+    options_of,
+    report_run,
+    verbosity_of,
+)
 
 
 class Command(BaseCommand):
@@ -31,4 +36,9 @@ class Command(BaseCommand):
         older_than = options["older_than"]
         if older_than is not None and older_than < 1:
             raise CommandError(f"--older-than must be a number of days >= 1; got {older_than}.")
-        report_run(self, lambda: archive_older_than(older_than, using, dry_run=dry_run), dry_run)
+        report_run(
+            self,
+            lambda: archive_older_than(older_than, using, dry_run=dry_run),
+            dry_run,
+            verbosity_of(options),
+        )

@@ -26,18 +26,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         statuses = partition_status(options["database"])
-        self.stdout.write(
-            f"{'table':<48} {'state':<9} {'from (UTC)':<17} {'rows':>12} {'size':>10}"
-        )
-        for status in statuses:
-            self.stdout.write(_line(status))
+        if options.get("verbosity", 1):
+            self.stdout.write(
+                f"{'table':<48} {'state':<9} {'from (UTC)':<17} {'rows':>12} {'size':>10}"
+            )
+            for status in statuses:
+                self.stdout.write(_line(status))
         self._report_spool(options["database"])
         self._warn(statuses)
 
     def _report_spool(self, using: str) -> None:
         waiting = sum(count for _day, count in spooled_counts(get_audit_event_model(), using))
         if waiting:
-            self.stdout.write(
+            self.stderr.write(
                 self.style.WARNING(
                     f"{waiting} events wait in the spool for a partition: run "
                     "rotate_audit_partitions."

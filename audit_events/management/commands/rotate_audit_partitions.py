@@ -7,7 +7,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from audit_events.lifecycle import rotate
-from audit_events.management.commands._lifecycle import add_run_arguments, options_of, report_run
+from audit_events.management.commands._lifecycle import (
+    add_run_arguments,
+    options_of,
+    report_run,
+    verbosity_of,
+)
 
 
 class Command(BaseCommand):
@@ -22,4 +27,4 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         using, dry_run = options_of(options)
-        report_run(self, lambda: rotate(using, dry_run=dry_run), dry_run)
+        report_run(self, lambda: rotate(using, dry_run=dry_run), dry_run, verbosity_of(options))

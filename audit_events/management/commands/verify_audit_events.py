@@ -33,4 +33,5 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(str(problem)))
         if problems:
             raise CommandError(f"{len(problems)} archived day(s) do not match their record.")
-        self.stdout.write(self.style.SUCCESS("Every archived day matches its record."))
+        if options.get("verbosity", 1):
+            self.stdout.write(self.style.SUCCESS("Every archived day matches its record."))

@@ -1,0 +1,65 @@
+"""Lifecycle commands: --verbosity, the documented output streams, a complete --dry-run."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from audit_events.lifecycle import rotate
+from audit_events.models import AuditEvent
+from audit_events.partitions import create_day_partitions, day_bounds, utc_today
+from tests.fixtures_lifecycle import (
+    DAY,
+    content_type_id,
+    fresh_layout,  # noqa: F401 - fixture
+    insert_rows,
+    states,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layout")]
+
+
+def _old_day_and_a_spooled_event() -> None:
+    old = utc_today() - 120 * DAY
+    create_day_partitions(AuditEvent, old, old)
+    insert_rows(old, 5)
+    AuditEvent(
+        content_type_id=content_type_id(), object_id="late", timestamp=day_bounds(old + DAY)[0]
+    ).save()  # no partition for that day: spooled
+
+
+@pytest.mark.parametrize("command", ["rotate_audit_partitions", "archive_audit_events"])
+def test_verbosity_0_prints_nothing_and_still_runs(command):
+    _old_day_and_a_spooled_event()
+    out, err = io.StringIO(), io.StringIO()
+    call_command(command, verbosity=0, stdout=out, stderr=err)
+    assert (out.getvalue(), err.getvalue()) == ("", "")
+    assert states()[f"audit_events_auditevent_p{utc_today() - 120 * DAY:%Y%m%d}"][0] == "archived"
+
+
+def test_audit_partitions_warns_about_the_spool_on_stderr():
+    _old_day_and_a_spooled_event()
+    out, err = io.StringIO(), io.StringIO()
+    call_command("audit_partitions", stdout=out, stderr=err)
+    assert "wait in the spool" in err.getvalue()
+    assert "wait in the spool" not in out.getvalue()
+
+
+def test_audit_partitions_verbosity_0_keeps_only_the_warnings():
+    _old_day_and_a_spooled_event()
+    out, err = io.StringIO(), io.StringIO()
+    call_command("audit_partitions", verbosity=0, stdout=out, stderr=err)
+    assert out.getvalue() == ""
+    assert "wait in the spool" in err.getvalue()
+
+
+def test_dry_run_lists_every_step_the_run_does():
+    _old_day_and_a_spooled_event()
+    planned = rotate(dry_run=True)
+    done = rotate()
+    assert [(s.action, s.table, s.day) for s in planned] == [
+        (s.action, s.table, s.day) for s in done
+    ]
+    assert [s.action for s in done].count("digest") == 2  # the archived day, the drained one
