@@ -19,6 +19,7 @@ FUNCTION_FILES = (
     "partition_for_day.sql",
     "create_day_partition.sql",
     "create_day_partitions.sql",
+    "premake.sql",
     "check_bounds.sql",
     "partition_status.sql",
     "plan_maintenance.sql",

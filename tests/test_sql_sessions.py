@@ -178,7 +178,7 @@ def test_every_shipped_function_pins_its_search_path(sql_db):
         sql_db.execute(read_sql(name))
     rows = sql_db.execute(
         "SELECT p.proname, p.proconfig FROM pg_proc AS p "
-        "WHERE p.proname LIKE 'audit\\_events\\_%' ORDER BY 1"
+        "WHERE p.proname LIKE 'audit\\_events\\_%' AND p.prokind = 'f' ORDER BY 1"
     ).fetchall()
     assert len(rows) >= 13
     for name, config in rows:
@@ -298,3 +298,20 @@ def test_rotation_reports_a_day_it_cannot_repair_and_maintains_the_others(tables
     assert ("ev_p20250101", "archived") in states and ("ev_p20250102", "live") in states
     assert ("ev_p20250107", "live") in states
     tables.execute("RESET ROLE")
+
+
+def test_the_premake_procedure_names_every_function_with_its_schema(sql_db):
+    """It COMMITs, so it cannot pin its search_path: a hostile one changes nothing."""
+    sql_db.execute(
+        'CREATE TABLE ev (id int, "timestamp" timestamptz) PARTITION BY RANGE ("timestamp")'
+    )
+    sql_db.execute("CREATE SCHEMA dba_tools")
+    sql_db.execute(
+        "CREATE FUNCTION dba_tools.audit_events_create_day_partition(regclass, date) "
+        "RETURNS regclass LANGUAGE sql AS $$ SELECT NULL::regclass $$"
+    )
+    sql_db.execute("SET search_path = dba_tools, pg_catalog")
+    sql_db.execute("CALL public.audit_events_premake('public.ev', 2, lock_timeout => '1s')")
+    sql_db.execute("RESET search_path")
+    count = sql_db.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'ev'::regclass")
+    assert count.fetchone() == (3,)
