@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help setup postgres-binaries browser test lint typecheck docs bench matrix demo demo-server clean
+.PHONY: help setup postgres-binaries pg-cron browser test lint typecheck docs bench matrix demo demo-server clean
 
 help:
 	@echo "make demo   - run the demo project (records, rotates and archives events)"
@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(VENV)/.installed postgres-binaries
+setup: $(VENV)/.installed postgres-binaries pg-cron
 
 # PostgreSQL server binaries for the throwaway test/demo server. Skipped when
 # DATABASE_URL points at an existing server.
@@ -39,6 +39,21 @@ postgres-binaries:
 	    echo "PostgreSQL server binaries not found: install them (apt-get install postgresql) or set DATABASE_URL" >&2; exit 1; \
 	  fi; \
 	fi
+
+# pg_cron for tests/test_pg_cron.py (a real pg_cron runs the documented job), for
+# every PostgreSQL major installed here that lacks it.
+pg-cron: postgres-binaries
+	@if [ -z "$$DATABASE_URL" ]; then for bindir in /usr/lib/postgresql/*/bin; do \
+	  major=$$(basename $$(dirname $$bindir)); \
+	  [ -e "$$($$bindir/pg_config --pkglibdir 2>/dev/null)/pg_cron.so" ] && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing pg_cron (apt-get install postgresql-$$major-cron)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$$major-cron >/dev/null \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$$major-cron >/dev/null; }; \
+	  else \
+	    echo "pg_cron not found for PostgreSQL $$major: tests/test_pg_cron.py is skipped (apt-get install postgresql-$$major-cron)" >&2; \
+	  fi; \
+	done; fi
 
 # Chromium for the admin's browser test (tests/test_admin_browser.py), driven by
 # Playwright; Playwright cannot download its own browsers here, Debian's is used.
