@@ -8,7 +8,6 @@ wrong role and a second run, and leave nothing the next run does not repair.
 from __future__ import annotations
 
 import datetime
-import os
 import subprocess
 import uuid
 
@@ -22,7 +21,6 @@ from audit_events.models import ArchivedDay
 from audit_events.partitions import utc_today
 from audit_events.sqlfiles import sql_dir
 from audit_events.tamper import verify_archived_days
-from audit_events.testing import find_bindir
 from tests.fixtures_lifecycle import (
     DAY,
     fresh_layout,  # noqa: F401 - fixture
@@ -30,34 +28,11 @@ from tests.fixtures_lifecycle import (
     reset_layout,
     states,
 )
+from tests.fixtures_psql import psql
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layout")]
 
 SCRIPT = sql_dir() / "run_maintenance.psql"
-
-
-def psql(*args: str, user: str | None = None, options: str = "") -> subprocess.CompletedProcess:
-    """Run psql as a DBA would: -X, ON_ERROR_STOP, the script, on the test database."""
-    params = connection.get_connection_params()
-    env = {**os.environ, "PGOPTIONS": options, "PGPASSWORD": params.get("password") or ""}
-    command = [
-        str(find_bindir() / "psql"),
-        "-X",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        params["host"],
-        "-p",
-        str(params["port"]),
-        "-U",
-        user or params["user"],
-        "-d",
-        params["dbname"],
-        *args,
-    ]
-    return subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def run_script(*variables: str, **kwargs: str) -> subprocess.CompletedProcess:
