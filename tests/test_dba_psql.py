@@ -140,3 +140,55 @@ def test_script_refuses_retention_not_longer_than_the_archive_age():
     result = run_script("retention_days=30")
     assert result.returncode == 3
     assert "must be before archive_before" in result.stderr
+
+
+@pytest.fixture
+def maintainer():
+    """A maintenance role owning every audit table (the documented setup)."""
+    from tests.test_privileges import set_owner
+
+    role = f"ae_maint_{uuid.uuid4().hex[:8]}"
+    superuser = connection.get_connection_params()["user"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)).as_string())
+        cursor.execute(
+            sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(role)).as_string()
+        )
+    set_owner(role)
+    yield role
+    set_owner(superuser)
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)).as_string())
+        cursor.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)).as_string())
+
+
+def _owner_of(table: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relowner::regrole::text FROM pg_class WHERE relname = %s", [table])
+        return cursor.fetchone()[0]
+
+
+def test_days_a_superuser_makes_belong_to_the_owner_and_the_owner_rotates(maintainer):
+    days = old_days()  # made by the superuser
+    assert {_owner_of(f"audit_events_auditevent_p{d:%Y%m%d}") for d in days} == {maintainer}
+    result = run_script(user=maintainer)
+    assert result.returncode == 0, result.stderr
+    assert {states()[f"audit_events_auditevent_p{d:%Y%m%d}"][0] for d in days} == {"archived"}
+    assert verify_archived_days() == []
+
+
+def test_a_day_of_another_role_is_reported_and_the_others_are_maintained(maintainer):
+    days = old_days()
+    stuck = f"audit_events_auditevent_p{days[0]:%Y%m%d}"
+    superuser = connection.get_connection_params()["user"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {stuck} OWNER TO {superuser}")
+    result = run_script(user=maintainer)
+    assert result.returncode == 0, result.stderr
+    assert f"owned by {superuser}" in result.stdout
+    assert states()[stuck][0] == "live"
+    assert states()[f"audit_events_auditevent_p{days[1]:%Y%m%d}"][0] == "archived"
+    again = run_script()  # a superuser run gives the day back to the owner, then archives it
+    assert again.returncode == 0, again.stderr
+    assert _owner_of(stuck) == maintainer and states()[stuck][0] == "archived"
+    assert verify_archived_days() == []
