@@ -17,6 +17,7 @@ from django.db import connection
 from psycopg import sql
 
 from audit_events.lifecycle import rotate
+from audit_events.locks import try_rotation_lock
 from audit_events.models import ArchivedDay
 from audit_events.partitions import utc_today
 from audit_events.sqlfiles import sql_dir
@@ -113,9 +114,9 @@ def _dsn() -> str:
 
 
 def test_script_refuses_a_second_run():
-    key = "SELECT pg_advisory_lock(1096107092, hashtext('audit_events_auditevent'))"
-    with psycopg.connect(_dsn()) as holder:
-        holder.execute(key)
+    """The lock rotate_audit_partitions holds (audit_events.locks) stops the script."""
+    with psycopg.connect(_dsn(), autocommit=True) as holder:
+        try_rotation_lock(holder.cursor(), "audit_events_auditevent")
         result = run_script()
     assert result.returncode == 3
     assert "another rotation is running" in result.stderr
