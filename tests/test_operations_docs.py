@@ -44,10 +44,10 @@ def blocks() -> dict[str, str]:
     return dict(MARKED.findall(PAGE.read_text()))
 
 
-def run_block(name: str) -> str:
+def run_block(name: str, options: str = "") -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(blocks()[name] + "\n")
-    result = psql("-f", script.name)
+    result = psql("-f", script.name, options=options)
     Path(script.name).unlink()
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -88,11 +88,15 @@ def test_block_create():
     assert_clean()
 
 
-def test_block_plan():
+@pytest.mark.parametrize(
+    "options",
+    ["", "-c DateStyle=Postgres,MDY -c TimeZone=Asia/Shanghai -c search_path=pg_temp"],
+)
+def test_block_plan(options):
     old = utc_today() - datetime.timedelta(days=120)
     create_day_partitions(AuditEvent, old, old)
     insert_rows(old, 5)
-    out = run_block("plan")
+    out = run_block("plan", options)
     assert "archive" in out
     assert states()[f"audit_events_auditevent_p{old:%Y%m%d}"][0] == "archived"
     assert ArchivedDay.objects.get(day=old).row_count == 5
