@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import uuid
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from audit_events.lifecycle import rotate
 from audit_events.models import AuditEvent
@@ -63,3 +65,20 @@ def test_dry_run_lists_every_step_the_run_does():
         (s.action, s.table, s.day) for s in done
     ]
     assert [s.action for s in done].count("digest") == 2  # the archived day, the drained one
+
+
+def test_audit_partitions_warns_about_a_day_owned_by_another_role():
+    role = f"ae_other_{uuid.uuid4().hex[:8]}"
+    day = f"audit_events_auditevent_p{utc_today() + 2 * DAY:%Y%m%d}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role}")
+        cursor.execute(f"ALTER TABLE {day} OWNER TO {role}")
+    try:
+        out, err = io.StringIO(), io.StringIO()
+        call_command("audit_partitions", stdout=out, stderr=err)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {day}")
+            cursor.execute(f"DROP ROLE {role}")
+    assert f"{day} is owned by {role}, not by" in err.getvalue()
+    assert f"ALTER TABLE {day} OWNER TO" in err.getvalue()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
 
 from audit_events.lifecycle import PartitionStatus, days_made_ahead, partition_status
 from audit_events.management.commands._lifecycle import add_database_argument
-from audit_events.models import get_audit_event_model
+from audit_events.models import get_audit_event_archive_model, get_audit_event_model
+from audit_events.partitions import table_of
 from audit_events.spool import spooled_counts
 
 #: Fewer live days made ahead than this gets a warning: rotation is not running.
@@ -34,6 +36,7 @@ class Command(BaseCommand):
                 self.stdout.write(_line(status))
         self._report_spool(options["database"])
         self._warn(statuses)
+        self._warn_owners(options["database"])
 
     def _report_spool(self, using: str) -> None:
         waiting = sum(count for _day, count in spooled_counts(get_audit_event_model(), using))
@@ -61,6 +64,32 @@ class Command(BaseCommand):
                         f"{status.table} is {status.state}: rotate_audit_partitions repairs it."
                     )
                 )
+
+    def _warn_owners(self, using: str) -> None:
+        for table, owner, parent_owner in _foreign_owned(using):
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{table} is owned by {owner}, not by {parent_owner} (the owner of its "
+                    f"parent): rotation cannot move it until {owner} or a superuser runs "
+                    f"ALTER TABLE {table} OWNER TO {parent_owner} (a superuser's rotation does)."
+                )
+            )
+
+
+def _foreign_owned(using: str) -> list[tuple[str, str, str]]:
+    """Day tables owned by another role than their parent's (or the live table's) owner."""
+    live, archive = get_audit_event_model(), get_audit_event_archive_model()
+    quote = connections[using].ops.quote_name
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT s.table_name, c.relowner::regrole::text, p.relowner::regrole::text "
+            "FROM audit_events_partition_status(%s::regclass, %s::regclass) AS s "
+            "JOIN pg_class AS c ON c.oid = s.table_name::regclass "
+            "JOIN pg_class AS p ON p.oid = coalesce(s.parent, %s)::regclass "
+            "WHERE c.relowner <> p.relowner ORDER BY s.lower_bound",
+            [quote(table_of(live)), quote(table_of(archive)), quote(table_of(live))],
+        )
+        return [(str(a), str(b), str(c)) for a, b, c in cursor.fetchall()]
 
 
 def _line(status: PartitionStatus) -> str:
