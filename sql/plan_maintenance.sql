@@ -4,12 +4,24 @@
 -- transaction (DETACH ... CONCURRENTLY refuses a transaction block, a function
 -- and a DO block), under a short lock_timeout: psql's \gexec does exactly that
 -- (see audit_events_maintenance_statements), and so does rotate_audit_partitions.
+-- Crash consistency: only DETACH ... CONCURRENTLY must be alone. What must not
+-- be separated shares ONE statement string ('ALTER TABLE ... ATTACH ...; INSERT
+-- INTO <ledger> ...'): sent as one simple-protocol query (psql, psycopg without
+-- parameters), its commands run as one implicit transaction, so an ATTACH to
+-- the archive is never committed without its ledger row, nor a DROP without
+-- the ledger row's removal. A kill at any statement boundary leaves only
+-- states that the repair step below finishes.
 --
 -- Steps, in order:
 --   repair   finish a DETACH ... CONCURRENTLY that was interrupted (FINALIZE) and
 --            attach every orphaned day table where its age says it belongs: the
 --            archive when it ends on or before ARCHIVE_BEFORE, else the live table
 --            (an archive partition past EXPIRE_BEFORE is dropped instead)
+--            and record in the ledger every archive day that has no ledger row,
+--            marked repaired_at: that state is no longer made by a crash (see
+--            above), only by an older version, a hand-made ATTACH or a deleted
+--            ledger row, so verify_audit_events keeps reporting the day
+--            ('repaired') instead of laundering it
 --   create   a live partition for every day FIRST_DAY..LAST_DAY that has none
 --   archive  every live day ending on or before ARCHIVE_BEFORE: DETACH
 --            CONCURRENTLY (blocks nobody), then ATTACH to ARCHIVE (no scan: the
@@ -59,6 +71,7 @@ DECLARE
     days_to_live date[] := '{}';
     touched_live boolean := false;
     touched_archive boolean := false;
+    recorded boolean;
 BEGIN
     IF live IS NULL OR archive IS NULL OR archive_before IS NULL THEN
         RAISE EXCEPTION 'audit_events: live, archive and archive_before are required'
@@ -89,9 +102,9 @@ BEGIN
             statements := statements || format('DROP TABLE %s', s.table_name);
             detail := detail || 'drop it (past retention)';
             IF ledger IS NOT NULL THEN
-                statements := statements || format(
-                    'DELETE FROM %s WHERE archive_table = %L AND day = %L',
-                    ledger, archive_name, s.day);
+                statements[cardinality(statements)] := statements[cardinality(statements)]
+                    || '; ' || format('DELETE FROM %s WHERE archive_table = %L AND day = %L',
+                                      ledger, archive_name, s.day);
             END IF;
             RETURN NEXT;
             CONTINUE;
@@ -114,7 +127,8 @@ BEGIN
         ELSE
             touched_archive := true;
             IF ledger IS NOT NULL THEN
-                statements := statements || format(
+                statements[cardinality(statements)] := statements[cardinality(statements)]
+                    || '; ' || format(
                     'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                     ' VALUES (%L, %L, now(), NULL, %L) ON CONFLICT (archive_table, day)'
                     ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
@@ -123,6 +137,32 @@ BEGIN
         END IF;
         RETURN NEXT;
     END LOOP;
+
+    -- repair: archive days without a ledger row (see the header: never made by
+    -- a crash any more; recorded, but marked, so that verify still reports them)
+    IF ledger IS NOT NULL THEN
+        FOR s IN
+            SELECT st.* FROM audit_events_partition_status(live, archive) AS st
+            WHERE st.state = 'archived'
+            ORDER BY st.lower_bound
+        LOOP
+            EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE archive_table = $1 AND day = $2)',
+                           ledger)
+                INTO recorded USING archive_name, s.day;
+            CONTINUE WHEN recorded;
+            step := step + 1;
+            action := 'repair';
+            table_name := s.table_name;
+            day := s.day;
+            detail := format('record the unrecorded archive day in %s (marked repaired: '
+                             'verify_audit_events reports it)', ledger);
+            statements := ARRAY[format(
+                'INSERT INTO %s (archive_table, day, archived_at, row_count, digest, repaired_at)'
+                ' VALUES (%L, %L, now(), NULL, %L, now()) ON CONFLICT (archive_table, day)'
+                ' DO NOTHING', ledger, archive_name, s.day, '')];
+            RETURN NEXT;
+        END LOOP;
+    END IF;
 
     -- create
     IF first_day IS NOT NULL THEN
@@ -169,7 +209,7 @@ BEGIN
             format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
                    archive, s.table_name, s.lower_bound, s.upper_bound)];
         IF ledger IS NOT NULL THEN
-            statements := statements || format(
+            statements[2] := statements[2] || '; ' || format(
                 'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                 ' VALUES (%L, %L, now(), NULL, %L) ON CONFLICT (archive_table, day)'
                 ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
@@ -195,7 +235,7 @@ BEGIN
             format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', archive, s.table_name),
             format('DROP TABLE %s', s.table_name)];
         IF ledger IS NOT NULL THEN
-            statements := statements || format(
+            statements[2] := statements[2] || '; ' || format(
                 'DELETE FROM %s WHERE archive_table = %L AND day = %L',
                 ledger, archive_name, s.day);
         END IF;
