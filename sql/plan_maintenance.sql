@@ -126,13 +126,15 @@ BEGIN
             touched_live := true;
         ELSE
             touched_archive := true;
+            -- A record that exists is kept: the table was archived before (an
+            -- expiry was interrupted after its detach), and replacing its digest
+            -- would launder whatever was done to the table while it was detached.
             IF ledger IS NOT NULL THEN
                 statements[cardinality(statements)] := statements[cardinality(statements)]
                     || '; ' || format(
                     'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                     ' VALUES (%L, %L, now(), NULL, %L) ON CONFLICT (archive_table, day)'
-                    ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
-                    ' digest = %L', ledger, archive_name, s.day, '', '');
+                    ' DO NOTHING', ledger, archive_name, s.day, '');
             END IF;
         END IF;
         RETURN NEXT;
