@@ -245,8 +245,9 @@ class Crash(BaseException):
 
 @contextlib.contextmanager
 def crash_after(at: int | None = None, matching: str | None = None) -> Iterator[list[str]]:
-    """Raise ``Crash`` right after the ``at``-th statement (1-based) that any Django
-    cursor of this process runs, or after the first one containing ``matching``.
+    """Raise ``Crash`` right after the ``at``-th statement (1-based, default 1) that
+    any Django cursor of this process runs, counting only those that contain
+    ``matching`` if given.
 
     A test-side hook on ``CursorWrapper`` (no hook in the library): every
     statement of a maintenance run counts, the planned DDL as well as the
@@ -255,15 +256,15 @@ def crash_after(at: int | None = None, matching: str | None = None) -> Iterator[
     """
     original = CursorWrapper._execute_with_wrappers
     seen: list[str] = []
-    fired = []
+    counted = []
 
     def counting(self, sql, params, many, executor):  # type: ignore[no-untyped-def]
         result = original(self, sql, params, many, executor)
         seen.append(str(sql))
-        hit = len(seen) == at or (matching is not None and matching in str(sql))
-        if hit and not fired:
-            fired.append(len(seen))
-            raise Crash(f"crashed after statement {len(seen)}: {str(sql)[:300]}")
+        if matching is None or matching in str(sql):
+            counted.append(len(seen))
+            if len(counted) == (at or (1 if matching else None)):
+                raise Crash(f"crashed after statement {len(seen)}: {str(sql)[:300]}")
         return result
 
     CursorWrapper._execute_with_wrappers = counting  # type: ignore[method-assign]
