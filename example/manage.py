@@ -18,6 +18,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEMO_DATABASE = "audit_events_demo"
+#: Where the demo's server keeps its data (tests point it elsewhere).
+PGDATA = Path(os.environ.get("AUDIT_DEMO_PGDATA") or HERE / ".pgdata")
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -33,7 +35,7 @@ def start_embedded_postgres() -> str:
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _exit_on_signal)
-    server = EmbeddedPostgres(datadir=HERE / ".pgdata")
+    server = EmbeddedPostgres(datadir=PGDATA)
     atexit.register(server.stop)
     server.start()
     with psycopg.connect(server.url, autocommit=True) as connection:
@@ -51,8 +53,8 @@ def main() -> None:
     if sys.argv[1:] == ["--stop-server"]:
         from audit_events.testing import EmbeddedPostgres
 
-        EmbeddedPostgres(datadir=HERE / ".pgdata").start().stop()
-        print(f"Stopped the demo's PostgreSQL (data kept in {HERE / '.pgdata'}).")
+        EmbeddedPostgres(datadir=PGDATA).start().stop()
+        print(f"Stopped the demo's PostgreSQL (data kept in {PGDATA}).")
         return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_project.settings")
     if not os.environ.get("DATABASE_URL"):
