@@ -1,6 +1,8 @@
 -- Purpose: the statements of audit_events_plan_maintenance, one per row in the
 -- order to run them, for psql's \gexec (which runs each row as its own top-level
--- statement, as DETACH ... CONCURRENTLY requires). Set a short lock_timeout first:
+-- statement, as DETACH ... CONCURRENTLY requires; a row holding two commands,
+-- such as an ATTACH and its ledger record, is sent as one query and so runs as
+-- one transaction). Set a short lock_timeout first:
 --   SET lock_timeout = '2s';
 --   SELECT audit_events_maintenance_statements(
 --       'audit_events_auditevent', 'audit_events_archivedauditevent',
