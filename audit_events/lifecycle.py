@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from psycopg import sql
 
 from audit_events.conf import settings
@@ -444,9 +444,12 @@ def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
         # recorded again; but only if the day still matched its digest before:
         # otherwise re-recording would launder an earlier edit.
         intact = target is live or _still_matches_its_digest(day, using)
-        moved = drain_day(live, target, day, using)
-        if target is not live and intact:
-            forget_day_digest(target, day, using)
+        # One transaction: a kill between the move and the reset would leave the
+        # day's old digest over its new rows, reported as tampering.
+        with transaction.atomic(using=using):
+            moved = drain_day(live, target, day, using)
+            if target is not live and intact:
+                forget_day_digest(target, day, using)
         step = Step(
             "drain", table_of(target), day, f"moved {moved} spooled events into {table_of(target)}"
         )

@@ -244,10 +244,13 @@ class Crash(BaseException):
 
 
 @contextlib.contextmanager
-def crash_after(at: int | None = None, matching: str | None = None) -> Iterator[list[str]]:
+def crash_after(
+    at: int | None = None, matching: str | None = None, *, before: bool = False
+) -> Iterator[list[str]]:
     """Raise ``Crash`` right after the ``at``-th statement (1-based, default 1) that
     any Django cursor of this process runs, counting only those that contain
-    ``matching`` if given.
+    ``matching`` if given; with ``before``, right before it instead (after the
+    previous one and the commit of its transaction, if it was in one).
 
     A test-side hook on ``CursorWrapper`` (no hook in the library): every
     statement of a maintenance run counts, the planned DDL as well as the
@@ -259,12 +262,16 @@ def crash_after(at: int | None = None, matching: str | None = None) -> Iterator[
     counted = []
 
     def counting(self, sql, params, many, executor):  # type: ignore[no-untyped-def]
+        hit = False
+        if matching is None or matching in str(sql):
+            counted.append(len(seen) + 1)
+            hit = len(counted) == (at or (1 if matching else None))
+        if hit and before:
+            raise Crash(f"crashed before statement {len(seen) + 1}: {str(sql)[:300]}")
         result = original(self, sql, params, many, executor)
         seen.append(str(sql))
-        if matching is None or matching in str(sql):
-            counted.append(len(seen))
-            if len(counted) == (at or (1 if matching else None)):
-                raise Crash(f"crashed after statement {len(seen)}: {str(sql)[:300]}")
+        if hit:
+            raise Crash(f"crashed after statement {len(seen)}: {str(sql)[:300]}")
         return result
 
     CursorWrapper._execute_with_wrappers = counting  # type: ignore[method-assign]

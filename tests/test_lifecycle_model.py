@@ -2,8 +2,8 @@
 
 Hypothesis plays random sequences of: writes of events on any day (live, archived,
 far past, far future; ``save()`` and ``bulk_create_events``), rotations, archives,
-expiries, clock advances, and maintenance runs that crash right after their k-th
-statement, k chosen by hypothesis among every statement the run issues (planning,
+expiries, clock advances, and maintenance runs that crash right before or after their
+k-th statement, k chosen by hypothesis among every statement the run issues (planning,
 DDL, drain, digests: ``tests.fixtures_reliability.crash_after``). A model keeps
 what was written and the clock. After every run that completes, the invariants
 below must hold whatever happened before.
@@ -124,18 +124,23 @@ class Lifecycle(RuleBasedStateMachine):
         older_than=st.integers(1, 6),
         crash_at=st.one_of(st.none(), st.integers(1, 12), st.integers(1, MOST_STATEMENTS)),
         only_ddl=st.booleans(),
+        before=st.booleans(),
     )
-    def maintain(self, run: str, older_than: int, crash_at: int | None, only_ddl: bool) -> None:
-        """One maintenance run, crashed after its ``crash_at``-th statement if it has one
-        (counting only the ``ALTER TABLE`` statements with ``only_ddl``: they are few
-        among the run's statements, and each one ends a step)."""
+    def maintain(
+        self, run: str, older_than: int, crash_at: int | None, only_ddl: bool, before: bool
+    ) -> None:
+        """One maintenance run, crashed after (or ``before``) its ``crash_at``-th
+        statement if it has one, counting only the ``ALTER TABLE`` statements with
+        ``only_ddl``: they are few among the run's statements, and each one ends a
+        step. "Before" also reaches the point right after a transaction's commit."""
         retention = 8 if run == "expire" else None
         if retention is not None:  # a crashed expiry may have dropped days too
             cutoff = self.today - retention * DAY
             self.gone_before = cutoff if self.gone_before is None else max(self.gone_before, cutoff)
         with override_settings(AUDIT_ARCHIVE_RETENTION_DAYS=retention):
             try:
-                with crash_after(at=crash_at, matching="ALTER TABLE" if only_ddl else None):
+                matching = "ALTER TABLE" if only_ddl else None
+                with crash_after(at=crash_at, matching=matching, before=before):
                     if run == "archive":
                         archive_older_than(older_than, today=self.today)
                     else:
