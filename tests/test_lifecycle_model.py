@@ -8,7 +8,7 @@ DDL, drain, digests: ``tests.fixtures_reliability.crash_after``). A model keeps
 what was written and the clock. After every run that completes, the invariants
 below must hold whatever happened before.
 
-``AUDIT_MODEL_EXAMPLES`` (default 12) and ``AUDIT_MODEL_STEPS`` (default 15) set the
+``AUDIT_MODEL_EXAMPLES`` (default 10) and ``AUDIT_MODEL_STEPS`` (default 15) set the
 size; CI runs the defaults, derandomized (the same examples every run). A long,
 random run (docs/reliability.md):
 ``AUDIT_MODEL_RANDOM=1 AUDIT_MODEL_EXAMPLES=300 pytest tests/test_lifecycle_model.py``.
@@ -48,7 +48,7 @@ from tests.fixtures_reliability import Crash, crash_after
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layout")]
 
-EXAMPLES = int(os.environ.get("AUDIT_MODEL_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("AUDIT_MODEL_EXAMPLES", "10"))
 STEPS = int(os.environ.get("AUDIT_MODEL_STEPS", "15"))
 #: Days are archived after 3 days and premade 2 ahead, so a few clock steps move them.
 ARCHIVE_AFTER, PREMAKE = 3, 2
