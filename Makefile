@@ -6,11 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help setup postgres-binaries pg-cron browser test lint typecheck docs bench matrix demo demo-server clean
+.PHONY: help setup postgres-binaries pg-cron browser test lint typecheck docs bench matrix demo demo-server demo-reset clean
 
 help:
 	@echo "make demo   - run the demo project (records, rotates and archives events)"
 	@echo "make test   - run the whole test suite with coverage"
+	@echo "make demo-reset - stop the demo's server and delete its database (example/.pgdata)"
 	@echo "make lint / typecheck / docs / bench"
 
 $(BIN)/python:
@@ -69,12 +70,23 @@ browser:
 
 # The whole suite: quality gates, the tests (default and swapped models) with
 # coverage, then the other Django/Python/PostgreSQL combinations of the matrix
-# whose interpreters this machine has (noxfile.py).
-test: setup browser lint typecheck docs
-	$(PYTEST) --cov --cov-report= $(PYTEST_ARGS)
-	AUDIT_EVENTS_SWAPPED=1 $(PYTEST) --ds=tests.settings_swapped tests/swapped \
-	  --cov --cov-append --cov-report=term $(PYTEST_ARGS)
-	$(BIN)/nox --no-error-on-missing-interpreters -t others $(NOX_ARGS)
+# whose interpreters this machine has (noxfile.py). Every stage runs even when
+# an earlier one failed; the log ends with one line per stage ("passed" or
+# "failed") and the exit status is non-zero if any stage failed.
+test: setup browser
+	@failed=0; summary=""; \
+	stage() { name="$$1"; shift; echo "==> make test: $$name"; \
+	  if "$$@"; then summary="$$summary$$name: passed\n"; \
+	  else summary="$$summary$$name: FAILED\n"; failed=1; fi; }; \
+	stage "lint" $(MAKE) --no-print-directory lint; \
+	stage "typecheck" $(MAKE) --no-print-directory typecheck; \
+	stage "docs" $(MAKE) --no-print-directory docs; \
+	stage "main suite" $(PYTEST) --cov --cov-report= $(PYTEST_ARGS); \
+	stage "swapped suite" env AUDIT_EVENTS_SWAPPED=1 $(PYTEST) --ds=tests.settings_swapped \
+	  tests/swapped --cov --cov-append --cov-report=term $(PYTEST_ARGS); \
+	stage "matrix" $(BIN)/nox --no-error-on-missing-interpreters -t others $(NOX_ARGS); \
+	printf "\n== make test summary ==\n$$summary"; \
+	exit $$failed
 
 # Django x Python x PostgreSQL combinations (noxfile.py); results go in docs/installation.md.
 matrix: setup
@@ -99,6 +111,13 @@ demo: setup
 # The demo's site, on the database the demo filled (Ctrl-C to stop).
 demo-server: setup
 	$(BIN)/python example/manage.py runserver --noreload 127.0.0.1:8000
+
+# Start the demo from an empty database: stop its server if one still runs and
+# remove its data directory (example/.pgdata).
+demo-reset:
+	@if [ -f example/.pgdata/postmaster.pid ] && [ -x $(BIN)/python ]; then \
+	  $(BIN)/python example/manage.py --stop-server; fi
+	rm -rf example/.pgdata
 
 clean:
 	rm -rf $(VENV) build dist site .coverage htmlcov

@@ -15,7 +15,9 @@
 Steps 1-4 and 6 are planned by the SQL function ``audit_events_plan_maintenance``
 (``sql/plan_maintenance.sql``), the same one a DBA runs with ``psql \\gexec``, so
 the two paths cannot disagree. Each statement runs at top level in its own
-transaction on a dedicated autocommit connection, under a short
+transaction on a dedicated autocommit connection (one statement string may
+hold several commands, e.g. an ATTACH and its ledger record: sent without
+parameters they run as one implicit transaction), under a short
 ``lock_timeout`` with retries, while that connection holds the table's advisory
 lock for the whole run.
 """
@@ -30,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
+from psycopg import sql
 
 from audit_events.conf import settings
 from audit_events.exceptions import PartitioningError
@@ -433,7 +436,11 @@ def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
 
 
 def _still_matches_its_digest(day: datetime.date, using: str) -> bool:
-    problems = [p for p in verify_archived_days(using, days=[day]) if p.problem != "unrecorded"]
+    problems = [
+        p
+        for p in verify_archived_days(using, days=[day])
+        if p.problem not in ("unrecorded", "repaired")
+    ]
     for problem in problems:
         logger.warning(
             "audit_events: archived day %s no longer matches its digest (%s) before late "
@@ -455,9 +462,12 @@ def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
         # recorded again; but only if the day still matched its digest before:
         # otherwise re-recording would launder an earlier edit.
         intact = target is live or _still_matches_its_digest(day, using)
-        moved = drain_day(live, target, day, using)
-        if target is not live and intact:
-            forget_day_digest(target, day, using)
+        # One transaction: a kill between the move and the reset would leave the
+        # day's old digest over its new rows, reported as tampering.
+        with transaction.atomic(using=using):
+            moved = drain_day(live, target, day, using)
+            if target is not live and intact:
+                forget_day_digest(target, day, using)
         step = Step(
             "drain", table_of(target), day, f"moved {moved} spooled events into {table_of(target)}"
         )
@@ -471,14 +481,24 @@ def _create_partition(
 ) -> None:
     from audit_events.models import ArchivedDay
 
-    statement = "SELECT audit_events_create_day_partition(%s::regclass, %s)"
-    retry_on_lock_timeout(
-        lambda: cursor.execute(statement, [_regclass(using, model), day]),
-        f"create partition of {table_of(model)} for {day}",
+    statement = sql.SQL("SELECT audit_events_create_day_partition({}::regclass, {})").format(
+        sql.Literal(_regclass(using, model)), sql.Literal(day)
     )
     if model is not _models()[0]:
-        ArchivedDay.objects.using(using).update_or_create(
-            archive_table=table_of(model),
-            day=day,
-            defaults={"archived_at": datetime.datetime.now(datetime.UTC)},
+        # One simple-protocol query without parameters runs as one implicit
+        # transaction: the archive day never exists without its ledger row (a
+        # kill in between would leave an "unrecorded" day, reported as tampering).
+        statement = sql.SQL(
+            "{}; INSERT INTO {} (archive_table, day, archived_at, row_count, digest) "
+            "VALUES ({}, {}, now(), NULL, '') "
+            "ON CONFLICT (archive_table, day) DO UPDATE SET archived_at = EXCLUDED.archived_at"
+        ).format(
+            statement,
+            sql.Identifier(ArchivedDay._meta.db_table),
+            sql.Literal(table_of(model)),
+            sql.Literal(day),
         )
+    text = statement.as_string(cursor.connection)
+    retry_on_lock_timeout(
+        lambda: cursor.execute(text), f"create partition of {table_of(model)} for {day}"
+    )

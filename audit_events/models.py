@@ -150,6 +150,10 @@ class ArchivedDay(models.Model):
     archived_at = models.DateTimeField(default=timezone.now)
     row_count = models.BigIntegerField(null=True, blank=True)
     digest = models.CharField(max_length=64, blank=True, default="")
+    #: Set when rotation recorded a day found in the archive without a record
+    #: (never the result of a crash: a hand-made ATTACH or a deleted record).
+    #: ``verify_archived_days`` keeps reporting such a day as ``"repaired"``.
+    repaired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -144,7 +144,9 @@ def create_day_partitions(
 
     Each day is created and attached in its own short transaction (see
     ``sql/create_day_partition.sql``), so the parent is never locked for the
-    whole range. Existing partitions are left as they are. Use it to prepare
+    whole range. Existing partitions are left as they are, and so is a day
+    already archived (its table, attached to the archive table, is the one
+    named): running it twice, or over archived days, changes nothing. Use it to prepare
     partitions for a backfill or import of historical events.
 
     Args:

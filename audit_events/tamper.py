@@ -63,7 +63,9 @@ class DayProblem:
             ``"removed"`` (fewer rows), ``"added"`` (more rows), ``"missing"``
             (the day's partition is gone from the archive table) or
             ``"unrecorded"`` (an archive partition without an ``ArchivedDay``
-            record).
+            record) or ``"repaired"`` (such a day, since recorded by rotation:
+            its rows before ``ArchivedDay.repaired_at`` are vouched for by
+            nothing, so it stays reported).
         recorded: what was recorded at archive time (``None`` if nothing).
         found: what the archive table holds now.
     """
@@ -226,15 +228,30 @@ def _check(
     archive: type[models.Model], record: models.Model, stored: bool, using: str
 ) -> DayProblem | None:
     if not record.digest:  # type: ignore[attr-defined]
-        return None
+        return _repaired(archive, record, None, None, using)
     recorded = DayDigest(record.row_count, record.digest)  # type: ignore[attr-defined]
     found = day_digest(archive, record.day, using)  # type: ignore[attr-defined]
     if not stored:
         return DayProblem(record.day, "missing", recorded, found)  # type: ignore[attr-defined]
     if found == recorded:
-        return None
+        return _repaired(archive, record, recorded, found, using)
     if found.row_count == recorded.row_count:
         problem = "changed"
     else:
         problem = "removed" if found.row_count < recorded.row_count else "added"
     return DayProblem(record.day, problem, recorded, found)  # type: ignore[attr-defined]
+
+
+def _repaired(
+    archive: type[models.Model],
+    record: models.Model,
+    recorded: DayDigest | None,
+    found: DayDigest | None,
+    using: str,
+) -> DayProblem | None:
+    """A record made by rotation's repair is never clean: reporting it as such
+    would launder a day whose record was deleted (see ``ArchivedDay.repaired_at``)."""
+    if record.repaired_at is None:  # type: ignore[attr-defined]
+        return None
+    day = record.day  # type: ignore[attr-defined]
+    return DayProblem(day, "repaired", recorded, found or day_digest(archive, day, using))

@@ -5,7 +5,10 @@
 -- its own, LIKE the parent, with a CHECK constraint equal to its bounds so that
 -- ATTACH needs no validation scan; ATTACH then takes only SHARE UPDATE EXCLUSIVE
 -- on PARENT, so inserts and selects go on. A table of that name left unattached
--- by an interrupted run is attached as it is (it carries the same CHECK).
+-- by an interrupted run is attached as it is (it carries the same CHECK). A
+-- table of that name attached to another parent (the day was archived: the
+-- same table now belongs to the archive table) is returned as it is: the day
+-- exists, and moving it back is no business of this function.
 --
 -- The day table is owned by PARENT's owner, whichever role creates it (a
 -- superuser, or a member of the owner role): rotation, run as the owner, must
@@ -59,6 +62,10 @@ BEGIN
     WHERE pt.partrelid = parent;
     partition_name := audit_events_partition_name(parent_name::text, day);
     qualified := pg_catalog.format('%I.%I', parent_schema, partition_name);
+    IF EXISTS (SELECT FROM pg_catalog.pg_inherits AS i
+               WHERE i.inhrelid = pg_catalog.to_regclass(qualified) AND i.inhparent <> parent) THEN
+        RETURN qualified::pg_catalog.regclass;
+    END IF;
     IF pg_catalog.to_regclass(qualified) IS NULL THEN
         EXECUTE pg_catalog.format(
             'CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS'

@@ -1,8 +1,10 @@
 -- Purpose: the statements of audit_events_plan_maintenance, one per row in the
 -- order to run them, for psql's \gexec (which runs each row as its own top-level
--- statement, as DETACH ... CONCURRENTLY requires). sql/run_maintenance.psql does
--- it all (owner check, advisory lock, ON_ERROR_STOP, digests); by hand, with
--- psql -X -v ON_ERROR_STOP=1, set a short lock_timeout first:
+-- statement, as DETACH ... CONCURRENTLY requires; a row holding two commands,
+-- such as an ATTACH and its ledger record, is sent as one query and so runs as
+-- one transaction). sql/run_maintenance.psql does it all (owner check, advisory
+-- lock, ON_ERROR_STOP, digests); by hand, with psql -X -v ON_ERROR_STOP=1, set a
+-- short lock_timeout first:
 --   SET lock_timeout = '2s';
 --   SELECT public.audit_events_maintenance_statements(
 --       'public.audit_events_auditevent', 'public.audit_events_archivedauditevent',

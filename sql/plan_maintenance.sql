@@ -4,12 +4,24 @@
 -- transaction (DETACH ... CONCURRENTLY refuses a transaction block, a function
 -- and a DO block), under a short lock_timeout: psql's \gexec does exactly that
 -- (see audit_events_maintenance_statements), and so does rotate_audit_partitions.
+-- Crash consistency: only DETACH ... CONCURRENTLY must be alone. What must not
+-- be separated shares ONE statement string ('ALTER TABLE ... ATTACH ...; INSERT
+-- INTO <ledger> ...'): sent as one simple-protocol query (psql, psycopg without
+-- parameters), its commands run as one implicit transaction, so an ATTACH to
+-- the archive is never committed without its ledger row, nor a DROP without
+-- the ledger row's removal. A kill at any statement boundary leaves only
+-- states that the repair step below finishes.
 --
 -- Steps, in order:
 --   repair   finish a DETACH ... CONCURRENTLY that was interrupted (FINALIZE) and
 --            attach every orphaned day table where its age says it belongs: the
 --            archive when it ends on or before ARCHIVE_BEFORE, else the live table
 --            (an archive partition past EXPIRE_BEFORE is dropped instead)
+--            and record in the ledger every archive day that has no ledger row,
+--            marked repaired_at: that state is no longer made by a crash (see
+--            above), only by an older version, a hand-made ATTACH or a deleted
+--            ledger row, so verify_audit_events keeps reporting the day
+--            ('repaired') instead of laundering it
 --   create   a live partition for every day FIRST_DAY..LAST_DAY that has none
 --   archive  every live day ending on or before ARCHIVE_BEFORE: DETACH
 --            CONCURRENTLY (blocks nobody), then ATTACH to ARCHIVE (no scan: the
@@ -84,6 +96,7 @@ DECLARE
     days_to_live date[] := '{}';
     touched_live boolean := false;
     touched_archive boolean := false;
+    recorded boolean;
 BEGIN
     IF live IS NULL OR archive IS NULL OR archive_before IS NULL THEN
         RAISE EXCEPTION 'audit_events: live, archive and archive_before are required'
@@ -173,7 +186,8 @@ BEGIN
             statements := statements || pg_catalog.format('DROP TABLE %s', day_q);
             detail := detail || 'drop it (past retention)';
             IF ledger IS NOT NULL THEN
-                statements := statements || pg_catalog.format(
+                statements[pg_catalog.cardinality(statements)] :=
+                    statements[pg_catalog.cardinality(statements)] || '; ' || pg_catalog.format(
                     'DELETE FROM %s WHERE archive_table = %L AND day = %L',
                     ledger_q, archive_name, s.day);
             END IF;
@@ -197,16 +211,45 @@ BEGIN
             touched_live := true;
         ELSE
             touched_archive := true;
+            -- A record that exists is kept: the table was archived before (an
+            -- expiry was interrupted after its detach), and replacing its digest
+            -- would launder whatever was done to the table while it was detached.
             IF ledger IS NOT NULL THEN
-                statements := statements || pg_catalog.format(
+                statements[pg_catalog.cardinality(statements)] :=
+                    statements[pg_catalog.cardinality(statements)] || '; ' || pg_catalog.format(
                     'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                     ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
-                    ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
-                    ' digest = %L', ledger_q, archive_name, s.day, '', '');
+                    ' DO NOTHING', ledger_q, archive_name, s.day, '');
             END IF;
         END IF;
         RETURN NEXT;
     END LOOP;
+
+    -- repair: archive days without a ledger row (see the header: never made by
+    -- a crash any more; recorded, but marked, so that verify still reports them)
+    IF ledger IS NOT NULL THEN
+        FOR s IN
+            SELECT st.* FROM audit_events_partition_status(live, archive) AS st
+            WHERE st.state = 'archived'
+            ORDER BY st.lower_bound
+        LOOP
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE archive_table = $1 AND day = $2)',
+                           ledger_q)
+                INTO recorded USING archive_name, s.day;
+            CONTINUE WHEN recorded;
+            step := step + 1;
+            action := 'repair';
+            table_name := s.table_name;
+            day := s.day;
+            detail := pg_catalog.format('record the unrecorded archive day in %s (marked repaired: '
+                             'verify_audit_events reports it)', ledger_q);
+            statements := ARRAY[pg_catalog.format(
+                'INSERT INTO %s (archive_table, day, archived_at, row_count, digest, repaired_at)'
+                ' VALUES (%L, %L, pg_catalog.now(), NULL, %L, pg_catalog.now()) ON CONFLICT (archive_table, day)'
+                ' DO NOTHING', ledger_q, archive_name, s.day, '')];
+            RETURN NEXT;
+        END LOOP;
+    END IF;
 
     -- create
     IF first_day IS NOT NULL THEN
@@ -264,8 +307,8 @@ BEGIN
             pg_catalog.format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
                    archive_q, day_q, s.lower_bound, s.upper_bound)];
         IF ledger IS NOT NULL THEN
-            statements := statements || pg_catalog.format(
-                'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
+            statements[2] := statements[2] || '; ' || pg_catalog.format(
+                'INSERT                'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                 ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
                 ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
                 ' digest = %L', ledger_q, archive_name, s.day, '', '');
@@ -300,8 +343,8 @@ BEGIN
             pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', archive_q, day_q),
             pg_catalog.format('DROP TABLE %s', day_q)];
         IF ledger IS NOT NULL THEN
-            statements := statements || pg_catalog.format(
-                'DELETE FROM %s WHERE archive_table = %L AND day = %L',
+            statements[2] := statements[2] || '; ' || pg_catalog.format(
+                'DELETE                'DELETE FROM %s WHERE archive_table = %L AND day = %L',
                 ledger_q, archive_name, s.day);
         END IF;
         touched_archive := true;

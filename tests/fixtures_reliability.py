@@ -3,20 +3,25 @@
 Rotation and writers run as separate processes (as cron and web workers do),
 each with its own connections, through ``tests.processes``. A rotation process
 can be told to SIGKILL itself after its Nth logged step (``AUDIT_KILL_AFTER``),
-or right after its first ``DETACH ... CONCURRENTLY`` (``AUDIT_KILL_AFTER_DETACH``):
-a test-side hook, no hook in the library.
+right after its first ``DETACH ... CONCURRENTLY`` (``AUDIT_KILL_AFTER_DETACH``)
+or its first planned statement containing a string (``AUDIT_KILL_AFTER_STATEMENT``);
+``crash_after`` does the same in-process after any statement at all: test-side
+hooks, no hook in the library.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import signal
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
 from audit_events.lifecycle import partition_status
@@ -42,11 +47,14 @@ logger = logging.getLogger("audit_events")
 logger.setLevel(logging.INFO)
 logger.addHandler(KillAfterSteps())
 
+kill_after_statement = os.environ.get("AUDIT_KILL_AFTER_STATEMENT")
 if os.environ.get("AUDIT_KILL_AFTER_DETACH"):
+    kill_after_statement = " CONCURRENTLY"
+if kill_after_statement:
     run_statement = lifecycle._run_statement
     def run_then_die(cursor, statement, step):
         run_statement(cursor, statement, step)
-        if statement.endswith(" CONCURRENTLY"):
+        if kill_after_statement in statement:
             os.kill(os.getpid(), signal.SIGKILL)
     lifecycle._run_statement = run_then_die
 
@@ -222,3 +230,52 @@ def assert_layout_is_sound() -> None:
     """No day table left pending or orphaned."""
     states = collections.Counter(s.state for s in partition_status())
     assert set(states) <= {"live", "archived"}, states
+
+
+class Crash(BaseException):
+    """A simulated kill of this process right after a statement (see ``crash_after``).
+
+    A ``BaseException``, like ``KeyboardInterrupt``: no ``except Exception`` or
+    ``except DatabaseError`` of the library catches it, so nothing after the
+    statement runs except ``finally`` blocks and transaction rollbacks, which
+    is what a kill leaves too (PostgreSQL rolls back an open transaction and
+    releases the advisory lock when the connection goes).
+    """
+
+
+@contextlib.contextmanager
+def crash_after(
+    at: int | None = None, matching: str | None = None, *, before: bool = False
+) -> Iterator[list[str]]:
+    """Raise ``Crash`` right after the ``at``-th statement (1-based, default 1) that
+    any Django cursor of this process runs, counting only those that contain
+    ``matching`` if given; with ``before``, right before it instead (after the
+    previous one and the commit of its transaction, if it was in one).
+
+    A test-side hook on ``CursorWrapper`` (no hook in the library): every
+    statement of a maintenance run counts, the planned DDL as well as the
+    planning queries, the spool drain, the digests and the lock calls. It fires
+    once. Yields the statements run so far; with neither argument it only counts.
+    """
+    original = CursorWrapper._execute_with_wrappers
+    seen: list[str] = []
+    counted = []
+
+    def counting(self, sql, params, many, executor):  # type: ignore[no-untyped-def]
+        hit = False
+        if matching is None or matching in str(sql):
+            counted.append(len(seen) + 1)
+            hit = len(counted) == (at or (1 if matching else None))
+        if hit and before:
+            raise Crash(f"crashed before statement {len(seen) + 1}: {str(sql)[:300]}")
+        result = original(self, sql, params, many, executor)
+        seen.append(str(sql))
+        if hit:
+            raise Crash(f"crashed after statement {len(seen)}: {str(sql)[:300]}")
+        return result
+
+    CursorWrapper._execute_with_wrappers = counting  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        CursorWrapper._execute_with_wrappers = original  # type: ignore[method-assign]

@@ -129,7 +129,8 @@ def test_orphan_overlapping_an_existing_partition_is_left_alone_and_reported():
     with connection.cursor() as cursor:
         cursor.execute(f'ALTER TABLE "{name[:-8]}20000101" RENAME TO "{name}"')
     steps = rotate()
-    (repair,) = [s for s in steps if s.action == "repair"]
+    # The hand-made archive day is recorded too (marked repaired), by a step of its own.
+    (repair,) = [s for s in steps if s.action == "repair" and s.table == name]
     assert "left alone" in repair.detail
     assert states()[name] == ("orphan", day)
 

@@ -46,6 +46,15 @@ def test_wheel_carries_migrations_sql_files_and_type_marker(wheel):
         assert f"audit_events/sql/{sql_file}" in names
 
 
+def test_wheel_carries_the_license_text(wheel):
+    """pyproject.toml says BSD-3-Clause; the text itself ships in the wheel's metadata."""
+    archive = zipfile.ZipFile(wheel)
+    (license_file,) = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    text = archive.read(license_file).decode()
+    assert text == (ROOT / "LICENSE").read_text()
+    assert text.startswith("BSD 3-Clause License")
+
+
 def test_non_editable_install_finds_its_sql_files(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import shutil
+import subprocess
 
 import psycopg
 import pytest
@@ -140,3 +142,99 @@ def test_plan_requires_the_archive_age(tables):
 def test_check_bounds_reads_the_day_from_the_constraint(tables):
     row = tables.execute("SELECT * FROM audit_events_check_bounds('ev_p20250103')").fetchone()
     assert [b.date() for b in row] == [D(2025, 1, 3), D(2025, 1, 4)]
+
+
+@pytest.fixture
+def ledger(tables: psycopg.Connection) -> psycopg.Connection:
+    """The ledger table the plan records archived days in, with its migration's columns."""
+    tables.execute(
+        "CREATE TABLE audit_events_archivedday (id bigserial PRIMARY KEY, "
+        "archive_table varchar(63) NOT NULL, day date NOT NULL, "
+        "archived_at timestamptz NOT NULL, row_count bigint, digest varchar(64) NOT NULL, "
+        "repaired_at timestamptz, UNIQUE (archive_table, day))"
+    )
+    return tables
+
+
+def _gexec(conn: psycopg.Connection, archive_before: str) -> subprocess.CompletedProcess:
+    """The DBA path for real: psql's \\gexec over audit_events_maintenance_statements."""
+    info = conn.info
+    script = (
+        "SET lock_timeout = '2s';\n"
+        "SELECT audit_events_maintenance_statements('ev', 'ev_archive', "
+        f"archive_before => '{archive_before}') \\gexec\n"
+    )
+    return subprocess.run(
+        [
+            shutil.which("psql") or "psql",
+            "-X",
+            "-q",
+            "-h",
+            info.host,
+            "-p",
+            str(info.port),
+            "-U",
+            info.user,
+            info.dbname,
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_archive_statement_attaches_and_records_in_one_transaction(ledger):
+    """The ATTACH and its ledger row share one statement string: both or neither."""
+    (statements,) = ledger.execute(
+        "SELECT statements FROM audit_events_plan_maintenance('ev', 'ev_archive', "
+        "'2025-01-02') WHERE action = 'archive'"
+    ).fetchone()
+    assert len(statements) == 2
+    assert statements[1].startswith("ALTER TABLE ev_archive ATTACH PARTITION ev_p20250101")
+    assert "; INSERT INTO audit_events_archivedday" in statements[1]
+
+
+def test_psql_gexec_runs_the_attach_and_its_record_as_one_transaction(ledger):
+    """A failing ledger insert undoes the ATTACH under psql too; the next run finishes."""
+    ledger.execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'ledger refused'; END $$"
+    )
+    ledger.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON audit_events_archivedday "
+        "FOR EACH ROW EXECUTE FUNCTION refuse()"
+    )
+    result = _gexec(ledger, "2025-01-02")
+    assert "ledger refused" in result.stderr
+    assert ("ev_p20250101", None, D(2025, 1, 1), "orphan") in _status(ledger)
+    ledger.execute("DROP TRIGGER refuse ON audit_events_archivedday")
+    result = _gexec(ledger, "2025-01-02")
+    assert result.returncode == 0, result.stderr
+    assert ("ev_p20250101", "ev_archive", D(2025, 1, 1), "archived") in _status(ledger)
+    rows = ledger.execute("SELECT day, repaired_at FROM audit_events_archivedday").fetchall()
+    assert rows == [(D(2025, 1, 1), None)]
+
+
+def test_statements_record_an_unrecorded_archive_day_as_repaired(ledger):
+    _run_statements(ledger, archive_before=D(2025, 1, 3))
+    ledger.execute("DELETE FROM audit_events_archivedday WHERE day = '2025-01-02'")
+    _run_statements(ledger, archive_before=D(2025, 1, 3))
+    rows = ledger.execute(
+        "SELECT day, repaired_at IS NOT NULL FROM audit_events_archivedday ORDER BY day"
+    ).fetchall()
+    assert rows == [(D(2025, 1, 1), False), (D(2025, 1, 2), True)]
+
+
+def test_create_day_partitions_over_archived_days_returns_them_unchanged(tables):
+    _run_statements(tables, archive_before=D(2025, 1, 3))
+    created = tables.execute(
+        "SELECT audit_events_create_day_partitions('ev', '2025-01-01', '2025-01-03')::text"
+    ).fetchall()
+    assert created == [("ev_p20250101",), ("ev_p20250102",), ("ev_p20250103",)]
+    assert [r[1:] for r in _status(tables)][:3] == [
+        ("ev_archive", D(2025, 1, 1), "archived"),
+        ("ev_archive", D(2025, 1, 2), "archived"),
+        ("ev", D(2025, 1, 3), "live"),
+    ]

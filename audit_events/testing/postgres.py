@@ -121,6 +121,8 @@ class EmbeddedPostgres:
             self._owns_datadir = True
         self.datadir.mkdir(parents=True, exist_ok=True)
         self._hand_to_server_user(self.datadir)
+        if self._adopt_running_server():
+            return self
         if not (self.datadir / "PG_VERSION").exists():
             self._run(
                 "initdb",
@@ -132,7 +134,7 @@ class EmbeddedPostgres:
                 "-E",
                 "UTF8",
                 "--locale=C.UTF-8",
-                "--no-sync",
+                *(["--no-sync"] if self._owns_datadir else []),
             )
         self._run(
             "pg_ctl",
@@ -151,10 +153,16 @@ class EmbeddedPostgres:
         return self
 
     def stop(self) -> None:
-        """Stop the server and remove a data directory this object created."""
+        """Stop the server and remove a data directory this object created.
+
+        A throwaway directory is removed, so its server is stopped the fastest
+        way (``immediate``, no checkpoint); a kept one is shut down cleanly
+        (``fast``: a checkpoint, nothing for crash recovery to replay).
+        """
         if self._started and self.datadir is not None:
+            mode = "immediate" if self._owns_datadir else "fast"
             with contextlib.suppress(EmbeddedPostgresError):
-                self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+                self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
             self._started = False
         if self._owns_datadir and self.datadir is not None:
             shutil.rmtree(self.datadir, ignore_errors=True)
@@ -174,16 +182,42 @@ class EmbeddedPostgres:
             return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
+    def _adopt_running_server(self) -> bool:
+        """Reuse the server a previous process left running on a kept directory.
+
+        A process killed without a clean exit (SIGKILL, a closed terminal)
+        leaves its server running and ``postmaster.pid`` in place, and a second
+        ``pg_ctl start`` would fail on that lock file. If ``pg_ctl status`` says
+        the server runs, this object takes it over (its port is the fourth line
+        of ``postmaster.pid``) and stops it in :meth:`stop`; a ``postmaster.pid``
+        whose process is gone is left to ``pg_ctl start``, which replaces it.
+        """
+        pid_file = (self.datadir or Path()) / "postmaster.pid"
+        if self._owns_datadir or not pid_file.exists() or not self._server_runs():
+            return False
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            self.port = int(pid_file.read_text().splitlines()[3])
+            self._started = True
+        return self._started
+
+    def _server_runs(self) -> bool:
+        try:
+            self._run("pg_ctl", "-D", str(self.datadir), "status")
+        except EmbeddedPostgresError:
+            return False
+        return True
+
     def _server_options(self) -> str:
-        # Test data is throwaway: trade durability for speed. Sockets go into the
-        # data directory so no system directory needs to be writable.
+        # Sockets go into the data directory so no system directory needs to be
+        # writable. A throwaway directory trades durability for speed; a kept
+        # one (the demo's) keeps PostgreSQL's durable defaults, or a crash would
+        # lose what was committed.
+        throwaway = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
         settings = {
             "listen_addresses": self.host,
             "port": str(self.port),
             "unix_socket_directories": str(self.datadir),
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
+            **(throwaway if self._owns_datadir else {}),
             "max_connections": "200",
             "max_locks_per_transaction": "256",
             **self.server_settings,

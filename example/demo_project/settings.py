@@ -66,3 +66,13 @@ AUDIT_INCLUDE_POST_DATA = True
 AUDIT_INCLUDE_HEADERS = ["HTTP_USER_AGENT", "HTTP_AUTHORIZATION"]
 AUDIT_ARCHIVE_AFTER_DAYS = 90
 AUDIT_PARTITION_PREMAKE_DAYS = 14
+
+# The demo prints its own account of what happens (e.g. the event it spools on
+# purpose); the library's log lines would only repeat it, in raw form. Errors
+# still show.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"errors": {"class": "logging.StreamHandler", "level": "ERROR"}},
+    "loggers": {"audit_events": {"handlers": ["errors"], "level": "ERROR", "propagate": False}},
+}
