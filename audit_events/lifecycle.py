@@ -378,7 +378,7 @@ def _digest_plan(using: str, planned: list[_Planned], drains: list[Step]) -> lis
     attached = {s.day for s in partition_status(using) if s.state == "archived"}
     unsealed = ArchivedDay.objects.using(using).filter(archive_table=archive, digest="")
     days: set[datetime.date | None] = set(attached & set(unsealed.values_list("day", flat=True)))
-    days |= {p.step.day for p in planned if any(s.startswith("INSERT INTO") for s in p.statements)}
+    days |= {p.step.day for p in planned if any("INSERT INTO" in s for s in p.statements)}
     days |= {s.day for s in drains if s.table == archive}
     return [
         Step("digest", archive, day, "record row count and digest")

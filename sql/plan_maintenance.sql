@@ -308,7 +308,7 @@ BEGIN
                    archive_q, day_q, s.lower_bound, s.upper_bound)];
         IF ledger IS NOT NULL THEN
             statements[2] := statements[2] || '; ' || pg_catalog.format(
-                'INSERT                'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
+                'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                 ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
                 ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
                 ' digest = %L', ledger_q, archive_name, s.day, '', '');
@@ -344,7 +344,7 @@ BEGIN
             pg_catalog.format('DROP TABLE %s', day_q)];
         IF ledger IS NOT NULL THEN
             statements[2] := statements[2] || '; ' || pg_catalog.format(
-                'DELETE                'DELETE FROM %s WHERE archive_table = %L AND day = %L',
+                'DELETE FROM %s WHERE archive_table = %L AND day = %L',
                 ledger_q, archive_name, s.day);
         END IF;
         touched_archive := true;
