@@ -25,8 +25,15 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote
-from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
+from django.contrib.admin.views.main import (
+    ERROR_FLAG,
+    IGNORED_PARAMS,
+    ORDER_VAR,
+    PAGE_VAR,
+    ChangeList,
+)
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import OperationalError, connections, transaction
@@ -60,6 +67,8 @@ _QUERY_CANCELED = "57014"
 _JSON_FIELDS = ("query_params", "post_data", "headers", "content")
 # Parameters that narrow the list enough to skip the default day: a date, or an
 # indexed user / object lookup (ordered per partition by the index itself).
+#: Changelist parameters that are not filters (ordering, page, search, popup, error flag).
+_NOT_FILTERS = (*IGNORED_PARAMS, PAGE_VAR, ERROR_FLAG)
 _NARROWING_PARAMS = ("timestamp__", UserIdFilter.parameter_name, ObjectIdFilter.parameter_name)
 
 
@@ -264,7 +273,11 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         if request.method != "GET":
             return None
         refused = ERROR_FLAG in request.GET
-        if not refused and any(key.startswith(_NARROWING_PARAMS) for key in request.GET):
+        if not refused and not self._acceptable(request):
+            return None  # Django's handling of an invalid filter: a redirect to ?e=1
+        if not refused and any(
+            key.startswith(_NARROWING_PARAMS) and value for key, value in request.GET.items()
+        ):
             return None
         if refused:
             messages.warning(
@@ -273,13 +286,26 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
                 fail_silently=True,
             )
         newest = self._newest_day_with_events(request) or utc_today()
+        kept = (*self.offered_lookups, ORDER_VAR)
         params = {
-            **{k: v for k, v in request.GET.dict().items() if k != ERROR_FLAG},
+            **{k: v for k, v in request.GET.dict().items() if k in kept},
             YEAR: newest.year,
             MONTH: newest.month,
             DAY: newest.day,
         }
         return HttpResponseRedirect(f"{request.path}?{urlencode(params)}")
+
+    def _acceptable(self, request: HttpRequest) -> bool:
+        """Whether every parameter is an offered filter with a usable value (no query)."""
+        try:
+            for key, values in request.GET.lists():
+                if key not in _NOT_FILTERS:
+                    for value in values:
+                        check_lookup(key, value, self.offered_lookups)
+            check_date_params(dict(request.GET.lists()), YEAR.partition("__")[0])
+        except IncorrectLookupParameters:
+            return False
+        return True
 
     def _newest_day_with_events(self, request: HttpRequest) -> datetime.date | None:
         """The newest partition day holding an event, looking back ``default_day_lookback`` days.
