@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import DataError, router, transaction
 from django.db.models import Model, QuerySet
 from rest_framework import viewsets
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
@@ -13,6 +16,7 @@ from audit_events.readers import events_for_reading
 from audit_events.rest.filters import filter_events
 from audit_events.rest.pagination import EventCursorPagination
 from audit_events.rest.permissions import get_permissions
+from audit_events.rest.schema import EventSchema
 from audit_events.rest.serializers import ArchivedAuditEventSerializer, AuditEventSerializer
 
 __all__ = ["ArchivedAuditEventViewSet", "AuditEventViewSet"]
@@ -23,12 +27,29 @@ _UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-
 class _EventViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = EventCursorPagination
     lookup_value_regex = _UUID
+    # The OpenAPI schema (schema/) whatever the project's DEFAULT_SCHEMA_CLASS.
+    schema = EventSchema()
 
     def get_model(self) -> type[Model]:
         raise NotImplementedError
 
     def get_permissions(self) -> list[BasePermission]:
         return get_permissions()
+
+    def perform_authentication(self, request: Any) -> None:
+        """Authenticate; credentials PostgreSQL cannot even compare are refused (401/403).
+
+        DRF's ``BasicAuthentication`` looks up whatever username the header
+        carries: one with a NUL character makes PostgreSQL refuse the query (a
+        500). The lookup runs in a savepoint so the refusal leaves any outer
+        transaction usable.
+        """
+        try:
+            with transaction.atomic(using=router.db_for_read(get_user_model())):
+                request.user  # noqa: B018 - authenticates
+        except DataError as exc:
+            request._not_authenticated()
+            raise AuthenticationFailed("Invalid credentials.") from exc
 
     def get_queryset(self) -> QuerySet[Any]:
         return events_for_reading(self.get_model())
