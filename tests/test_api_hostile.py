@@ -118,9 +118,7 @@ def _offset(text: str) -> datetime.timedelta:
 
 def test_a_cursor_with_an_offset_postgresql_refuses_still_pages(staff, days):
     start, _ = day_bounds(days[-1])
-    moment = start.astimezone(
-        datetime.timezone(-datetime.timedelta(hours=23))
-    )
+    moment = start.astimezone(datetime.timezone(-datetime.timedelta(hours=23)))
     response = staff.get(EVENTS, {"cursor": _cursor(f"p={moment.isoformat()}")})
     assert response.status_code == 200, response.content
     assert len(response.data["results"]) == 8  # the two older days, newest first
