@@ -155,6 +155,42 @@ def test_anonymous_browser_gets_the_browsable_api_refusal_not_a_500(days):
     assert b"<html" in response.content
 
 
+# --- Reads across every day are bounded in time ---------------------------------------------
+
+
+def test_every_read_runs_under_a_statement_timeout(staff, days):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert staff.get(EVENTS).status_code == 200
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    timeout = next(i for i, sql in enumerate(sqls) if "statement_timeout" in sql)
+    first_event_query = next(i for i, sql in enumerate(sqls) if "audit_events_auditevent" in sql)
+    assert timeout < first_event_query
+    assert "'10000ms'" in sqls[timeout]
+
+
+def test_a_read_stopped_by_the_timeout_is_a_503_not_a_500(staff, monkeypatch):
+    """A report holding the table past the limit: the API says so instead of failing."""
+    import psycopg
+    from django.db import connection
+
+    from audit_events.rest.views import AuditEventViewSet
+
+    monkeypatch.setattr(AuditEventViewSet, "statement_timeout_ms", 300)
+    params = connection.get_connection_params()
+    dsn = psycopg.conninfo.make_conninfo(
+        host=params["host"], port=params["port"], user=params["user"], dbname=params["dbname"]
+    )
+    with psycopg.connect(dsn) as other:
+        other.execute("LOCK TABLE audit_events_auditevent IN ACCESS EXCLUSIVE MODE")
+        response = staff.get(EVENTS)
+        other.rollback()
+    assert response.status_code == 503
+    assert "since/until" in response.data["detail"]
+
+
 # --- audit_events.E010 ----------------------------------------------------------------------
 
 

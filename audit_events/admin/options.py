@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -36,7 +35,7 @@ from django.contrib.admin.views.main import (
 )
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import OperationalError, connections, transaction
+from django.db import OperationalError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -50,6 +49,7 @@ from audit_events.admin.filters import ObjectIdFilter, UserIdFilter
 from audit_events.admin.lookups import check_date_params, check_lookup
 from audit_events.admin.paginator import EstimatedCountPaginator
 from audit_events.encoding import AuditJSONEncoder
+from audit_events.limits import is_query_canceled, statement_timeout
 from audit_events.partitions import day_bounds, utc_today
 from audit_events.readers import events_for_reading
 
@@ -62,8 +62,6 @@ __all__ = [
 ]
 
 _CONTENT_TYPE_PARAM = "content_type__id__exact"
-#: SQLSTATE of a statement stopped by statement_timeout (query_canceled).
-_QUERY_CANCELED = "57014"
 _JSON_FIELDS = ("query_params", "post_data", "headers", "content")
 # Parameters that narrow the list enough to skip the default day: a date, or an
 # indexed user / object lookup (ordered per partition by the index itself).
@@ -240,13 +238,13 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         narrower filter (HTTP 503), not a server error.
         """
         try:
-            with self._statement_timeout():
+            with statement_timeout(events_for_reading(self.model).db, self.statement_timeout_ms):
                 response = view()
                 if isinstance(response, TemplateResponse):
                     # Rendering runs the page's query: inside the limit.
                     response.render()
         except OperationalError as exc:
-            if getattr(exc.__cause__, "sqlstate", None) != _QUERY_CANCELED:
+            if not is_query_canceled(exc):
                 raise
             context = {
                 **self.admin_site.each_context(request),
@@ -257,17 +255,6 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
                 request, "admin/audit_events/query_timeout.html", context, status=503
             )
         return response
-
-    @contextmanager
-    def _statement_timeout(self) -> Iterator[None]:
-        using = events_for_reading(self.model).db
-        with transaction.atomic(using=using):
-            with connections[using].cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true)",
-                    [f"{int(self.statement_timeout_ms)}ms"],
-                )
-            yield
 
     def _default_day_redirect(self, request: HttpRequest) -> HttpResponse | None:
         if request.method != "GET":

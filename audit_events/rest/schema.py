@@ -34,6 +34,10 @@ _REFUSED = {
     403: OpenApiResponse(_DETAIL, description="Not authenticated, or not allowed to view events."),
 }
 
+_TIMED_OUT = {
+    503: OpenApiResponse(_DETAIL, description="The read took longer than the view allows."),
+}
+
 #: Responses of a list besides its page: a 400 body maps each bad parameter to its messages.
 LIST_ERROR_RESPONSES: dict[int, Any] = {
     400: OpenApiResponse(
@@ -41,11 +45,13 @@ LIST_ERROR_RESPONSES: dict[int, Any] = {
         description="A parameter is invalid; the body is keyed by the parameter's name.",
     ),
     **_REFUSED,
+    **_TIMED_OUT,
 }
 #: Responses of a detail besides the event.
 DETAIL_RESPONSES: dict[int, Any] = {
     404: OpenApiResponse(_DETAIL, description="No event has this id."),
     **_REFUSED,
+    **_TIMED_OUT,
 }
 
 FILTER_PARAMETERS = [
