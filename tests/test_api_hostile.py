@@ -155,6 +155,24 @@ def test_anonymous_browser_gets_the_browsable_api_refusal_not_a_500(days):
     assert b"<html" in response.content
 
 
+@pytest.mark.parametrize("url", [EVENTS, ARCHIVED])
+def test_callers_without_permission_learn_nothing_about_ids(days, url):
+    """Existing and unknown ids get the same 403, and no query touches the event tables."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit_events.models import AuditEvent
+
+    existing = str(AuditEvent.objects.first().pk)
+    client = APIClient()
+    client.force_authenticate(User.objects.create_user("staff-only", is_staff=True))
+    for object_id in (existing, "018f0000-0000-7000-8000-000000000000"):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"{url}{object_id}/")
+        assert response.status_code == 403
+        assert not any("auditevent" in q["sql"] for q in ctx.captured_queries)
+
+
 # --- Reads across every day are bounded in time ---------------------------------------------
 
 

@@ -44,7 +44,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 #: Examples per operation, caller and mode (valid / invalid input): 4 x 2 x 2 runs.
-EXAMPLES = int(os.environ.get("AUDIT_SCHEMATHESIS_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("AUDIT_SCHEMATHESIS_EXAMPLES", "10"))
 
 
 @pytest.fixture

@@ -231,6 +231,13 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
             lambda: super(AuditEventAdmin, self).change_view(request, object_id, *args, **kwargs),
         )
 
+    def history_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_without_view_permission(request)
+        return self._bounded(
+            request,
+            lambda: super(AuditEventAdmin, self).history_view(request, object_id, *args, **kwargs),
+        )
+
     def _bounded(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
         """The response of ``view``, rendered with every query under ``statement_timeout_ms``.
 
