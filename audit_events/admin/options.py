@@ -63,10 +63,10 @@ __all__ = [
 
 _CONTENT_TYPE_PARAM = "content_type__id__exact"
 _JSON_FIELDS = ("query_params", "post_data", "headers", "content")
-# Parameters that narrow the list enough to skip the default day: a date, or an
-# indexed user / object lookup (ordered per partition by the index itself).
 #: Changelist parameters that are not filters (ordering, page, search, popup, error flag).
 _NOT_FILTERS = (*IGNORED_PARAMS, PAGE_VAR, ERROR_FLAG)
+# Parameters that narrow the list enough to skip the default day: a date, or an
+# indexed user / object lookup (ordered per partition by the index itself).
 _NARROWING_PARAMS = ("timestamp__", UserIdFilter.parameter_name, ObjectIdFilter.parameter_name)
 
 
@@ -280,7 +280,8 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
                 fail_silently=True,
             )
         newest = self._newest_day_with_events(request) or utc_today()
-        kept = (*self.offered_lookups, ORDER_VAR)
+        # After a refused filter only the ordering is kept: the rest may be what was refused.
+        kept = (ORDER_VAR,) if refused else (*self.offered_lookups, ORDER_VAR)
         params = {
             **{k: v for k, v in request.GET.dict().items() if k in kept},
             YEAR: newest.year,
@@ -296,7 +297,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
                 if key not in _NOT_FILTERS:
                     for value in values:
                         check_lookup(key, value, self.offered_lookups)
-            check_date_params(dict(request.GET.lists()), YEAR.partition("__")[0])
+            check_date_params(dict(request.GET.lists()), self.date_hierarchy)
         except IncorrectLookupParameters:
             return False
         return True
