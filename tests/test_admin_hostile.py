@@ -132,6 +132,14 @@ def test_lookups_not_offered_or_invalid_go_to_the_invalid_filter_redirect(
     assert _event_queries(ctx.captured_queries) == []
 
 
+def test_a_post_to_the_changelist_does_not_read_every_partition(admin_client, week):
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client.post(CHANGELIST, {"action": "delete_selected"})
+    assert response.status_code == 302
+    for sql in _event_queries(ctx.captured_queries):
+        assert len(_partitions_read(sql)) <= 1, sql
+
+
 def test_invalid_filter_lands_on_the_newest_day_with_a_message(admin_client, week):
     response = admin_client.get(CHANGELIST, {"url__regex": "."}, follow=True)
     newest = week[-1]

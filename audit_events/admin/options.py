@@ -264,8 +264,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         return response
 
     def _default_day_redirect(self, request: HttpRequest) -> HttpResponse | None:
-        if request.method != "GET":
-            return None
+        # Any method: a POST (there are no actions) would otherwise list every partition.
         refused = ERROR_FLAG in request.GET
         if not refused and not self._acceptable(request):
             return None  # Django's handling of an invalid filter: a redirect to ?e=1
