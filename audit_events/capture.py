@@ -2,6 +2,8 @@
 
 Masking rules (docs/configuration.md, "Secrets"):
 
+* A name made of secret words is always masked (``secret_names``: ``pass``,
+  ``X-Session``, ``accessKey``, ``otp_code``, ``cc_number``...).
 * A *sensitive name* is any name in ``AUDIT_MASK_POST_FIELDS`` or
   ``AUDIT_MASK_QUERY_PARAMS``. A field, parameter, JSON key or header is
   masked when its name, compared case-insensitively and ignoring everything
@@ -12,6 +14,9 @@ Masking rules (docs/configuration.md, "Secrets"):
 * Headers in ``AUDIT_SENSITIVE_HEADERS`` (``Authorization``, ``Cookie``, ...)
   are masked even when listed in ``AUDIT_INCLUDE_HEADERS``, unless also listed
   in ``AUDIT_ALLOW_SENSITIVE_HEADERS``.
+* In JSON, a ``{"name": "password", "value": ...}`` pair has its value masked,
+  and a GraphQL document (a ``query`` string) has the values of sensitive
+  inline arguments masked, with the variables they are given through.
 
 Capturing never fails a request: a part that cannot be read is logged and
 left out (see ``capture_safely``).
@@ -31,6 +36,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils.encoding import escape_uri_path, iri_to_uri
 
 from audit_events.conf import settings
+from audit_events.secret_names import is_secret_name
 
 __all__ = [
     "OMITTED_KEY",
@@ -40,6 +46,7 @@ __all__ = [
     "capture_safely",
     "capture_url",
     "is_sensitive",
+    "mask_graphql",
     "mask_json",
 ]
 
@@ -49,6 +56,8 @@ logger = logging.getLogger("audit_events")
 OMITTED_KEY = "_omitted"
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
+#: The parameter (or JSON key) that carries a GraphQL document.
+_GRAPHQL_PARAM = "query"
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 T = TypeVar("T")
@@ -88,6 +97,8 @@ def is_sensitive(name: str, names: Iterable[str] | None = None) -> bool:
         name: The name as it appears in the request.
         names: Normalized sensitive names (default: ``sensitive_names()``).
     """
+    if is_secret_name(str(name)):
+        return True
     key = _normalize(str(name))
     return any(_matches(n, key) for n in (sensitive_names() if names is None else names))
 
@@ -116,20 +127,78 @@ def mask_querydict(data: QueryDict) -> dict[str, str | list[str]]:
     the list of all its values.
     """
     names = sensitive_names()
-    return {key: _mask_values(data.getlist(key), is_sensitive(key, names)) for key in data}
+    masked = {key: _mask_values(data.getlist(key), is_sensitive(key, names)) for key in data}
+    if isinstance(masked.get(_GRAPHQL_PARAM), str):  # GraphQL over GET or a form
+        masked[_GRAPHQL_PARAM] = mask_graphql(str(masked[_GRAPHQL_PARAM]), names)[0]
+    return masked
 
 
 def mask_json(value: Any, names: frozenset[str] | None = None) -> Any:
-    """A copy of a decoded JSON ``value`` with the values of sensitive keys masked, at any depth."""
+    """A copy of a decoded JSON ``value`` with the values of sensitive keys masked, at any depth.
+
+    Also masked: the value of a name/value pair naming a secret
+    (``{"name": "password", "value": ...}``), and in an object carrying a
+    GraphQL document (``"query"``), the sensitive inline arguments of the
+    document and the variables passed to them.
+    """
     names = sensitive_names() if names is None else names
     if isinstance(value, dict):
-        return {
-            key: settings.AUDIT_MASK_VALUE if is_sensitive(key, names) else mask_json(item, names)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
+        return _mask_object(value, names)
+    if isinstance(value, list | tuple):
         return [mask_json(item, names) for item in value]
     return value
+
+
+#: Keys of a name/value pair ({"name": "password", "value": "..."}) as HAR and AWS write them.
+_PAIR_NAMES = ("name", "key", "field", "param", "parameter", "header", "Name", "Key")
+_PAIR_VALUES = ("value", "values", "val", "Value")
+
+
+def _mask_object(value: dict[Any, Any], names: frozenset[str]) -> dict[Any, Any]:
+    mask = settings.AUDIT_MASK_VALUE
+    masked = {
+        key: mask if is_sensitive(key, names) else mask_json(item, names)
+        for key, item in value.items()
+    }
+    pair_name = next((value[k] for k in _PAIR_NAMES if isinstance(value.get(k), str)), None)
+    if pair_name is not None and is_sensitive(pair_name, names):
+        masked.update({k: mask for k in _PAIR_VALUES if k in masked})
+    if isinstance(masked.get(_GRAPHQL_PARAM), str):
+        document, hidden = mask_graphql(masked[_GRAPHQL_PARAM], names)
+        masked[_GRAPHQL_PARAM] = document
+        variables = masked.get("variables")
+        if hidden and isinstance(variables, dict):
+            masked["variables"] = {k: mask if k in hidden else v for k, v in variables.items()}
+    return masked
+
+
+# A GraphQL argument: name, colon, then a block string, a string, a $variable or a literal.
+_GRAPHQL_ARGUMENT = re.compile(
+    r"(?<![$_0-9A-Za-z])(?P<name>[_A-Za-z][_0-9A-Za-z]*)(?P<colon>\s*:\s*)"
+    r'(?P<value>"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|\$[_A-Za-z][_0-9A-Za-z]*|[-+.0-9A-Za-z_]+)'
+)
+
+
+def mask_graphql(document: str, names: frozenset[str] | None = None) -> tuple[str, set[str]]:
+    """``document`` with the values of sensitive inline arguments masked.
+
+    Returns:
+        The masked document, and the names of the variables given to sensitive
+        arguments (``login(password: $p)`` -> ``{"p"}``), whose values the
+        caller masks in ``variables``.
+    """
+    names = sensitive_names() if names is None else names
+    hidden: set[str] = set()
+
+    def replace(match: re.Match[str]) -> str:
+        if not is_sensitive(match["name"], names):
+            return match[0]
+        if match["value"].startswith("$"):
+            hidden.add(match["value"][1:])
+            return match[0]
+        return f"{match['name']}{match['colon']}{json.dumps(settings.AUDIT_MASK_VALUE)}"
+
+    return _GRAPHQL_ARGUMENT.sub(replace, document), hidden
 
 
 # --- URL and query string ------------------------------------------------------
@@ -161,9 +230,13 @@ def mask_query_string(query: str) -> str:
     mask = quote(settings.AUDIT_MASK_VALUE, safe="*")
     pieces = []
     for piece in query.split("&"):
-        name, _sep, _value = piece.partition("=")
+        name, _sep, value = piece.partition("=")
         if is_sensitive(unquote_plus(name), names):
             piece = f"{name}={mask}"
+        elif unquote_plus(name) == _GRAPHQL_PARAM:
+            document = unquote_plus(value)
+            masked = mask_graphql(document, names)[0]
+            piece = piece if masked == document else f"{name}={quote(masked, safe='')}"
         pieces.append(piece)
     return "&".join(pieces)
 
@@ -290,7 +363,15 @@ _ALWAYS_SENSITIVE = frozenset(
     {"HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE", "HTTP_SET_COOKIE"}
 )
 #: Headers whose value is a URL: their query strings are masked like the request's.
-_URL_HEADERS = frozenset({"HTTP_REFERER", "HTTP_ORIGIN"})
+_URL_HEADERS = frozenset(
+    {
+        "HTTP_REFERER",
+        "HTTP_ORIGIN",
+        "HTTP_X_ORIGINAL_URL",
+        "HTTP_X_REWRITE_URL",
+        "HTTP_X_FORWARDED_URI",
+    }
+)
 
 
 def _meta_names(names: Iterable[str]) -> frozenset[str]:

@@ -27,6 +27,7 @@ __all__ = [
     "check_database",
     "check_middleware",
     "check_models",
+    "check_rest_framework",
     "check_settings",
 ]
 
@@ -114,6 +115,56 @@ def _position(middleware: Sequence[str], cls: type) -> int | None:
 
 
 # --- Models --------------------------------------------------------------------
+
+
+# --- Read API ------------------------------------------------------------------
+
+
+@register(Tags.urls)
+def check_rest_framework(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """E010: the read API's URLs are used but ``rest_framework`` is not installed.
+
+    Without the app, DRF's browsable API has no templates: a browser (``Accept:
+    text/html``) asking any endpoint, even anonymously, gets a server error.
+    """
+    if "rest_framework" in django_settings.INSTALLED_APPS or not _rest_urls_used():
+        return []
+    return [
+        Error(
+            "The audit_events read API is in the URLconf but 'rest_framework' is not in "
+            "settings.INSTALLED_APPS: its pages fail for browsers.",
+            hint="Add 'rest_framework' to INSTALLED_APPS (see docs/api-rest.md).",
+            obj="settings.INSTALLED_APPS",
+            id="audit_events.E010",
+        )
+    ]
+
+
+def _rest_urls_used() -> bool:
+    from django.urls import get_resolver
+
+    try:
+        patterns = get_resolver().url_patterns
+    except Exception:  # Django's own URL checks report a broken URLconf.
+        return False
+    return _uses_rest(patterns)
+
+
+def _uses_rest(patterns: Iterable[Any]) -> bool:
+    for pattern in patterns:
+        module = getattr(pattern, "urlconf_name", None)
+        if getattr(module, "__name__", module) == "audit_events.rest.urls":
+            return True
+        view_class = getattr(getattr(pattern, "callback", None), "cls", None)
+        if isinstance(view_class, type) and any(
+            base.__module__.startswith("audit_events.rest.") for base in view_class.__mro__
+        ):
+            return True
+        if hasattr(pattern, "url_patterns") and _uses_rest(pattern.url_patterns):
+            return True
+    return False
 
 
 @register(Tags.models)

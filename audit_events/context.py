@@ -276,7 +276,12 @@ class AuditContext:
             # A field named like a secret (a password hash, an API key) is masked,
             # as it would be in a request.
             value = _field_value(content_object, name)
-            content[name] = settings.AUDIT_MASK_VALUE if capture.is_sensitive(name) else value
+            # Values are masked inside too: a JSON field holding {"api_key": ...}.
+            content[name] = (
+                settings.AUDIT_MASK_VALUE
+                if capture.is_sensitive(name)
+                else capture.mask_json(value)
+            )
         return self.create_event(content_object, **content)
 
     async def acreate_event(self, content_object: models.Model, **content: Any) -> models.Model:

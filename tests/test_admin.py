@@ -160,11 +160,13 @@ def test_queries_per_page_do_not_grow_with_rows(admin_client, article):
         with CaptureQueriesContext(connection) as ctx:
             response = admin_client.get(CHANGELIST, day_query(day))
         assert response.status_code == 200
-        counts.append(len(ctx.captured_queries))
+        # The test's transaction turns the page's own into a savepoint.
+        counts.append(sum("SAVEPOINT" not in q["sql"] for q in ctx.captured_queries))
     assert len(response.context["cl"].result_list) == 100
     assert counts[0] == counts[1]
-    # session, user, content types (filter), bounded count, partitions, page.
-    assert counts[1] <= 6
+    # session, user, statement_timeout, content types (filter), bounded count,
+    # partitions, page.
+    assert counts[1] <= 7
 
 
 def test_changelist_never_counts_a_whole_table(admin_client, week):

@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 
 __all__ = ["ObjectIdFilter", "UserIdFilter"]
 
+_CONTENT_TYPE_PARAM = "content_type__id__exact"
+
 
 class _InputFilter(admin.ListFilter):
     """A filter whose value is typed into a small form instead of picked from a list."""
@@ -86,9 +88,11 @@ class UserIdFilter(_InputFilter):
     def clean(self, model: type[Model], value: str) -> Any:
         user_pk = model._meta.get_field("user").target_field  # type: ignore[union-attr]
         try:
-            return user_pk.to_python(value)
+            user_id = user_pk.to_python(value)
+            user_pk.run_validators(user_id)
         except ValidationError as exc:
             raise IncorrectLookupParameters(f"user_id: {value!r} is not a valid user id") from exc
+        return user_id
 
 
 class ObjectIdFilter(_InputFilter):
@@ -104,4 +108,10 @@ class ObjectIdFilter(_InputFilter):
     lookup = "object_id"
 
     def has_output(self) -> bool:
-        return "content_type__id__exact" in self.request.GET or self.value is not None
+        return _CONTENT_TYPE_PARAM in self.request.GET or self.value is not None
+
+    def clean(self, model: type[Model], value: str) -> Any:
+        # Without the content type no index serves the lookup: every partition is read whole.
+        if not self.request.GET.get(_CONTENT_TYPE_PARAM):
+            raise IncorrectLookupParameters("object_id: choose a content type first")
+        return value

@@ -19,15 +19,26 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import (
+    ERROR_FLAG,
+    IGNORED_PARAMS,
+    ORDER_VAR,
+    PAGE_VAR,
+    ChangeList,
+)
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -35,9 +46,11 @@ from django.utils.translation import gettext_lazy as _
 
 from audit_events.admin.dates import DAY, MONTH, YEAR, DayDrilldown, partition_days
 from audit_events.admin.filters import ObjectIdFilter, UserIdFilter
+from audit_events.admin.lookups import check_date_params, check_lookup
 from audit_events.admin.paginator import EstimatedCountPaginator
 from audit_events.encoding import AuditJSONEncoder
-from audit_events.partitions import day_bounds
+from audit_events.limits import is_query_canceled, statement_timeout
+from audit_events.partitions import day_bounds, utc_today
 from audit_events.readers import events_for_reading
 
 __all__ = [
@@ -50,15 +63,53 @@ __all__ = [
 
 _CONTENT_TYPE_PARAM = "content_type__id__exact"
 _JSON_FIELDS = ("query_params", "post_data", "headers", "content")
+#: Changelist parameters that are not filters (ordering, page, search, popup, error flag).
+_NOT_FILTERS = (*IGNORED_PARAMS, PAGE_VAR, ERROR_FLAG)
 # Parameters that narrow the list enough to skip the default day: a date, or an
 # indexed user / object lookup (ordered per partition by the index itself).
 _NARROWING_PARAMS = ("timestamp__", UserIdFilter.parameter_name, ObjectIdFilter.parameter_name)
 
 
 class ReadOnlyAdminMixin:
-    """No add, change or delete permission for anyone, and no bulk actions."""
+    """No add, change or delete permission for anyone, and no bulk actions.
+
+    Only the parameters in ``offered_lookups`` are accepted on the changelist
+    (see ``lookups``), and a user without the view permission is refused before
+    any query on the model's table: the answer is the same whether the
+    requested object exists or not.
+    """
 
     actions: Any = None
+    #: The changelist's filter parameters; any other is an invalid filter.
+    offered_lookups: ClassVar[tuple[str, ...]] = ()
+    model: Any
+    admin_site: Any
+
+    def lookup_allowed(self, lookup: str, value: Any, request: HttpRequest) -> bool:
+        check_lookup(lookup, value, self.offered_lookups)
+        return True
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        # Called by changelist_view inside its IncorrectLookupParameters handler.
+        date_field = getattr(self, "date_hierarchy", None)
+        if date_field:
+            check_date_params(dict(request.GET.lists()), date_field)
+        return super().get_changelist_instance(request)  # type: ignore[misc]
+
+    def _refuse_without_view_permission(self, request: HttpRequest) -> None:
+        if not self.has_view_or_change_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+
+    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_without_view_permission(request)
+        return super().change_view(request, object_id, *args, **kwargs)  # type: ignore[misc]
+
+    def history_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_without_view_permission(request)
+        return super().history_view(request, object_id, *args, **kwargs)  # type: ignore[misc]
+
+    def delete_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionDenied
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -71,7 +122,16 @@ class ReadOnlyAdminMixin:
 
 
 class PartitionedChangeList(ChangeList):
-    """A changelist whose date drill-down comes from the partition catalog."""
+    """A changelist whose date drill-down comes from the partition catalog.
+
+    Sorting is offered on ``sortable_by`` only: ``?o=<n>`` naming another column
+    is ignored (it would sort whole partitions).
+    """
+
+    def get_ordering_field(self, field_name: Any) -> Any:
+        if self.sortable_by is not None and field_name not in self.sortable_by:
+            return None
+        return super().get_ordering_field(field_name)
 
     def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
@@ -102,6 +162,14 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         "remote_addr",
     )
     list_filter = ("content_type", UserIdFilter, ObjectIdFilter)
+    offered_lookups = (
+        _CONTENT_TYPE_PARAM,
+        UserIdFilter.parameter_name,
+        ObjectIdFilter.parameter_name,
+        YEAR,
+        MONTH,
+        DAY,
+    )
     list_select_related = ("content_type",)
     ordering = ("-timestamp",)
     # Sorting on any other column would sort whole partitions.
@@ -111,6 +179,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     show_facets = admin.ShowFacets.NEVER
     #: How many of the newest days the default view looks through for events.
     default_day_lookback = 31
+    #: Time limit of each query of a changelist or detail page (``statement_timeout``);
+    #: the views across all days (one user's or object's events) are bounded by it.
+    statement_timeout_ms = 10_000
     fields: ClassVar[Any] = (
         "timestamp",
         "user_id_display",
@@ -141,23 +212,94 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
 
         Without a date, user or object filter the list would be every row of
         every partition, sorted: the page redirects to the newest day instead
-        (the drill-down leads to the others).
+        (the drill-down leads to the others). So does ``?e=1``, where Django
+        sends an invalid filter, with a message saying the filter was refused.
+        Every query of the page runs under ``statement_timeout_ms``.
         """
+        self._refuse_without_view_permission(request)
         redirect = self._default_day_redirect(request)
         if redirect is not None:
             return redirect
-        return super().changelist_view(request, extra_context)
+        return self._bounded(
+            request, lambda: super(AuditEventAdmin, self).changelist_view(request, extra_context)
+        )
+
+    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_without_view_permission(request)
+        return self._bounded(
+            request,
+            lambda: super(AuditEventAdmin, self).change_view(request, object_id, *args, **kwargs),
+        )
+
+    def history_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_without_view_permission(request)
+        return self._bounded(
+            request,
+            lambda: super(AuditEventAdmin, self).history_view(request, object_id, *args, **kwargs),
+        )
+
+    def _bounded(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
+        """The response of ``view``, rendered with every query under ``statement_timeout_ms``.
+
+        A query stopped by the limit is answered with a page asking for a
+        narrower filter (HTTP 503), not a server error.
+        """
+        try:
+            with statement_timeout(events_for_reading(self.model).db, self.statement_timeout_ms):
+                response = view()
+                if isinstance(response, TemplateResponse):
+                    # Rendering runs the page's query: inside the limit.
+                    response.render()
+        except OperationalError as exc:
+            if not is_query_canceled(exc):
+                raise
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("The query took too long"),
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(
+                request, "admin/audit_events/query_timeout.html", context, status=503
+            )
+        return response
 
     def _default_day_redirect(self, request: HttpRequest) -> HttpResponse | None:
-        if request.method != "GET" or "e" in request.GET:
+        # Any method: a POST (there are no actions) would otherwise list every partition.
+        refused = ERROR_FLAG in request.GET
+        if not refused and not self._acceptable(request):
+            return None  # Django's handling of an invalid filter: a redirect to ?e=1
+        if not refused and any(
+            key.startswith(_NARROWING_PARAMS) and value for key, value in request.GET.items()
+        ):
             return None
-        if any(key.startswith(_NARROWING_PARAMS) for key in request.GET):
-            return None
-        newest = self._newest_day_with_events(request)
-        if newest is None:
-            return None
-        params = {**request.GET.dict(), YEAR: newest.year, MONTH: newest.month, DAY: newest.day}
+        if refused:
+            messages.warning(
+                request,
+                _("That filter is not offered or its value is invalid: showing the newest day."),
+                fail_silently=True,
+            )
+        newest = self._newest_day_with_events(request) or utc_today()
+        # After a refused filter only the ordering is kept: the rest may be what was refused.
+        kept = (ORDER_VAR,) if refused else (*self.offered_lookups, ORDER_VAR)
+        params = {
+            **{k: v for k, v in request.GET.dict().items() if k in kept},
+            YEAR: newest.year,
+            MONTH: newest.month,
+            DAY: newest.day,
+        }
         return HttpResponseRedirect(f"{request.path}?{urlencode(params)}")
+
+    def _acceptable(self, request: HttpRequest) -> bool:
+        """Whether every parameter is an offered filter with a usable value (no query)."""
+        try:
+            for key, values in request.GET.lists():
+                if key not in _NOT_FILTERS:
+                    for value in values:
+                        check_lookup(key, value, self.offered_lookups)
+            check_date_params(dict(request.GET.lists()), self.date_hierarchy)
+        except IncorrectLookupParameters:
+            return False
+        return True
 
     def _newest_day_with_events(self, request: HttpRequest) -> datetime.date | None:
         """The newest partition day holding an event, looking back ``default_day_lookback`` days.
@@ -239,6 +381,7 @@ class ArchivedDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[ty
 
     list_display = ("day", "archive_table", "archived_at", "row_count", "digest")
     list_filter = ("archive_table",)
+    offered_lookups = ("archive_table__exact", "day__year", "day__month", "day__day")
     date_hierarchy = "day"
     ordering = ("-day",)
 

@@ -11,8 +11,10 @@ without DRF. See docs/api-rest.md.
 from __future__ import annotations
 
 try:
+    import drf_spectacular  # noqa: F401
     import rest_framework  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
-        "audit_events.rest needs Django REST framework: pip install 'audit-events[drf]'"
+        "audit_events.rest needs Django REST framework and drf-spectacular: "
+        "pip install 'audit-events[drf]'"
     ) from exc

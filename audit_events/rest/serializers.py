@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 __all__ = ["ArchivedAuditEventSerializer", "AuditEventSerializer"]
+
+
+@extend_schema_field(
+    {"nullable": True, "description": "The user's id (the user model's primary key), or null."}
+)
+class _UserIdField(serializers.ReadOnlyField):
+    """The user id as stored: its type is the user model's primary key."""
 
 
 class AuditEventSerializer(serializers.Serializer):
@@ -18,7 +26,7 @@ class AuditEventSerializer(serializers.Serializer):
 
     id = serializers.UUIDField(read_only=True)
     timestamp = serializers.DateTimeField(read_only=True)
-    user = serializers.ReadOnlyField(source="user_id")
+    user = _UserIdField(source="user_id")
     username = serializers.CharField(read_only=True)
     remote_addr = serializers.CharField(read_only=True, allow_null=True)
     url = serializers.CharField(read_only=True)
