@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["DEFAULTS", "settings"]
+__all__ = ["DEFAULTS", "DEFAULT_SETTINGS", "settings"]
 
 #: Header names (``request.META`` keys) that carry credentials. They are masked
 #: even when listed in ``AUDIT_INCLUDE_HEADERS``, unless also listed in
@@ -84,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
         "audit_events.rest.permissions.CanViewEvents",
     ),
 }
+
+#: django-audit-events' name of ``DEFAULTS`` (``audit_events.conf.DEFAULT_SETTINGS``).
+DEFAULT_SETTINGS = DEFAULTS
 
 
 def _is_bool(value: Any) -> bool:

@@ -25,6 +25,13 @@ from audit_events.utils import get_client_ip_resolver, normalize_ip
 
 __all__ = ["AuditContext"]
 
+
+def __getattr__(name: str) -> Any:
+    # django-audit-events' ``context.MASK_VALUE``, read from the setting on access.
+    if name == "MASK_VALUE":
+        return settings.AUDIT_MASK_VALUE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 _FIELDS = ("url", "remote_addr", "query_params", "post_data", "headers")
 _EMPTY: dict[str, Any] = {}
 
@@ -209,6 +216,17 @@ class AuditContext:
             return None
         # Unwrap request.user's SimpleLazyObject: keep the real instance.
         return getattr(user, "_wrapped", user)
+
+    @staticmethod
+    def mask_fields(data: Any, fields_to_mask: Any) -> Any:
+        """Replace the values of ``fields_to_mask`` in ``data`` by ``AUDIT_MASK_VALUE``.
+
+        django-audit-events' helper, kept for code that calls it: ``data`` (a dict
+        or a mutable ``QueryDict``) is changed in place and returned.
+        """
+        for name in [name for name in fields_to_mask if name in data]:
+            data[name] = settings.AUDIT_MASK_VALUE
+        return data
 
     # --- Events ------------------------------------------------------------------------
 
