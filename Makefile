@@ -58,6 +58,8 @@ browser:
 test: setup browser lint typecheck docs
 	$(PYTEST) --cov --cov-report= $(PYTEST_ARGS)
 	AUDIT_EVENTS_SWAPPED=1 $(PYTEST) --ds=tests.settings_swapped tests/swapped \
+	  --cov --cov-append $(PYTEST_ARGS)
+	AUDIT_EVENTS_NOMIGRATIONS=1 $(PYTEST) --nomigrations tests/nomigrations \
 	  --cov --cov-append --cov-report=term $(PYTEST_ARGS)
 	$(BIN)/nox --no-error-on-missing-interpreters -t others $(NOX_ARGS)
 
