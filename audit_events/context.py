@@ -32,6 +32,7 @@ def __getattr__(name: str) -> Any:
         return settings.AUDIT_MASK_VALUE
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 _FIELDS = ("url", "remote_addr", "query_params", "post_data", "headers")
 _EMPTY: dict[str, Any] = {}
 

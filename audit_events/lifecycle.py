@@ -155,7 +155,8 @@ def archive_older_than(
     table: no row is copied, and the time does not grow with the number of rows.
     Interrupted earlier work is repaired first, and spooled events are filed.
     Unlike ``rotate``, it does not ANALYZE the parents: before PostgreSQL 18 that
-    also re-analyzes every partition, a cost that grows with the data and belongs to the daily rotation.
+    also re-analyzes every partition, a cost that grows with the data and belongs
+    to the daily rotation.
     This is what ``manage.py archive_audit_events`` and the Celery task
     ``archive_old_audit_events`` run.
 

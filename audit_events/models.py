@@ -90,20 +90,6 @@ class AbstractAuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
-    @classmethod
-    def from_context(cls, context: Any) -> AbstractAuditEvent:
-        """An unsaved event of this model with ``context``'s data (django-audit-events' API).
-
-        Same as ``context.new_event()``, for this model rather than ``AUDIT_EVENT_MODEL``.
-        """
-        template = context.new_event()
-        names = ("url", "remote_addr", "query_params", "post_data", "headers", "content")
-        return cls(
-            user_id=template.user_id,
-            username=template.username,
-            **{name: getattr(template, name) for name in names},
-        )
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save a new event; an event whose day has no partition goes to the spool.
 
@@ -140,6 +126,20 @@ class AbstractAuditEvent(models.Model):
         raise AppendOnlyError(
             f"Audit event {self.pk} cannot be deleted: audit events are append-only. "
             "Old days are archived and expired by rotation (docs/operations.md)."
+        )
+
+    @classmethod
+    def from_context(cls, context: Any) -> AbstractAuditEvent:
+        """An unsaved event of this model with ``context``'s data (django-audit-events' API).
+
+        Same as ``context.new_event()``, for this model rather than ``AUDIT_EVENT_MODEL``.
+        """
+        template = context.new_event()
+        names = ("url", "remote_addr", "query_params", "post_data", "headers", "content")
+        return cls(
+            user_id=template.user_id,
+            username=template.username,
+            **{name: getattr(template, name) for name in names},
         )
 
 

@@ -148,7 +148,8 @@ def write_to_new_day(event: models.Model, using: str, write: Callable[[], None])
                 write()
             else:
                 fields = model._meta.concrete_fields
-                insert_event(target(**{f.attname: getattr(event, f.attname) for f in fields}), using)
+                copy = target(**{f.attname: getattr(event, f.attname) for f in fields})
+                insert_event(copy, using)
     except IntegrityError as exc:
         if not is_missing_partition_error(exc):
             raise

@@ -87,8 +87,11 @@ def test_save_inside_a_transaction_keeps_the_transaction(article: Article) -> No
 @override_settings(AUDIT_CREATE_DAYS_ON_WRITE=True)
 def test_bulk_create_makes_missing_days(article: Article) -> None:
     days = [utc_today() - n * DAY for n in (20, 21, 200)]
-    events = [_event_at(day_bounds(d)[0] + datetime.timedelta(minutes=m), article)
-              for d in days for m in range(3)]
+    events = [
+        _event_at(day_bounds(d)[0] + datetime.timedelta(minutes=m), article)
+        for d in days
+        for m in range(3)
+    ]
     bulk_create_events(events)
     live_ids = set(AuditEvent.objects.values_list("pk", flat=True))
     archived_ids = set(ArchivedAuditEvent.objects.values_list("pk", flat=True))
@@ -132,5 +135,6 @@ def test_day_that_cannot_be_made_in_time_is_spooled_losslessly(article: Article)
         other.close()
     assert not event._state.adding
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) FROM "{spool_table(AuditEvent)}" WHERE id = %s', [event.pk])
+        spool = spool_table(AuditEvent)
+        cursor.execute(f'SELECT count(*) FROM "{spool}" WHERE id = %s', [event.pk])
         assert cursor.fetchone()[0] == 1
