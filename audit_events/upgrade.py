@@ -215,7 +215,7 @@ def _copy_day(
     lower, upper = day_bounds(day_plan.day)
     statement = _copy_statement(using, source_table, target, resume=day_plan.copied > 0)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        params = {"lower": lower, "upper": upper, "src": day_plan.source}
+        params: dict[str, Any] = {"lower": lower, "upper": upper, "src": day_plan.source}
         cursor.execute(statement.as_string(), params)
         copied, archived_at = cursor.fetchone()
         cursor.execute(
@@ -236,7 +236,7 @@ def _copy_statement(
     using: str, source_table: str, target: type[models.Model], *, resume: bool
 ) -> sql.Composed:
     user = get_user_model()
-    username_column = user._meta.get_field(user.USERNAME_FIELD).column
+    username_column = str(user._meta.get_field(user.USERNAME_FIELD).column)  # type: ignore[union-attr]
     columns = _source_columns(using, source_table)
 
     def json_column(name: str) -> sql.Composable:
@@ -274,8 +274,8 @@ def _copy_statement(
         query_params=json_column("query_params"),
         post_data=json_column("post_data"),
         headers=json_column("headers"),
-        users=sql.Identifier(user._meta.db_table),
-        user_pk=sql.Identifier(user._meta.pk.column),
+        users=sql.Identifier(str(user._meta.db_table)),
+        user_pk=sql.Identifier(str(user._meta.pk.column)),
         legacy=sql.Identifier(LEGACY_TABLE),
     )
 
