@@ -244,9 +244,9 @@ def _copy_statement(
             return sql.SQL("'{}'::jsonb")
         return sql.SQL("coalesce(s.{}, '{{}}'::jsonb)").format(sql.Identifier(name))
 
-    archive_timestamp = (
-        sql.SQL("s.archive_timestamp") if "archive_timestamp" in columns else sql.SQL("NULL")
-    )
+    archive_timestamp = sql.SQL("NULL::timestamptz")
+    if "archive_timestamp" in columns:
+        archive_timestamp = sql.SQL("s.archive_timestamp")
     skip_copied = sql.SQL(
         " AND NOT EXISTS (SELECT FROM {legacy} AS l WHERE l.legacy_uuid = s.uuid)"
     ).format(legacy=sql.Identifier(LEGACY_TABLE))
