@@ -23,7 +23,7 @@ from audit_events.conf import settings
 from audit_events.encoding import clean_text
 from audit_events.utils import get_client_ip_resolver, normalize_ip
 
-__all__ = ["AuditContext"]
+__all__ = ["AuditContext", "ReadOnlyContextError"]
 
 
 def __getattr__(name: str) -> Any:
@@ -35,6 +35,14 @@ def __getattr__(name: str) -> Any:
 
 _FIELDS = ("url", "remote_addr", "query_params", "post_data", "headers")
 _EMPTY: dict[str, Any] = {}
+
+
+class ReadOnlyContextError(AttributeError, NotImplementedError):
+    """An ``AuditContext`` attribute was assigned or deleted.
+
+    Also a ``NotImplementedError``, which django-audit-events raised here, so
+    code written against it still catches it.
+    """
 
 
 class _RequestUser:
@@ -116,10 +124,10 @@ class AuditContext:
         object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"AuditContext.{name} is read-only; build a new AuditContext")
+        raise ReadOnlyContextError(f"AuditContext.{name} is read-only; build a new AuditContext")
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"AuditContext.{name} is read-only")
+        raise ReadOnlyContextError(f"AuditContext.{name} is read-only")
 
     def __repr__(self) -> str:
         return f"<AuditContext url={self.url!r} user={self.username!r} ip={self.remote_addr!r}>"
