@@ -40,7 +40,13 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from psycopg import sql
 
 from audit_events.conf import settings
-from audit_events.partitions import create_day_partitions, day_bounds, table_of, utc_today
+from audit_events.partitions import (
+    create_day_partitions,
+    day_bounds,
+    list_partitions,
+    table_of,
+    utc_today,
+)
 
 __all__ = [
     "LEGACY_TABLE",
@@ -194,26 +200,30 @@ def upgrade(
     """
     _ensure_tables(using)
     live, archive = _models()
+    statements: dict[tuple[str, str, bool], sql.Composed] = {}
+    # One catalog read per table, not one partition lookup per day.
+    made = {table_of(m): {p.day for p in list_partitions(m, using)} for m in (live, archive)}
     total = 0
     for day_plan in plan(using, today):
         if day_plan.done:
             continue
         target = archive if day_plan.target == table_of(archive) else live
-        create_day_partitions(target, day_plan.day, day_plan.day, using=using)
-        copied = _copy_day(using, day_plan, target, is_archive=target is archive)
+        if day_plan.day not in made[table_of(target)]:
+            create_day_partitions(target, day_plan.day, day_plan.day, using=using)
+        key = (day_plan.source, day_plan.target, day_plan.copied > 0)
+        if key not in statements:
+            source_table = dict(SOURCES)[day_plan.source]
+            statements[key] = _copy_statement(using, source_table, target, resume=key[2])
+        copied = _copy_day(using, day_plan, statements[key], is_archive=target is archive)
         total += copied
         if progress is not None:
             progress(day_plan, copied)
     return total
 
 
-def _copy_day(
-    using: str, day_plan: DayPlan, target: type[models.Model], *, is_archive: bool
-) -> int:
-    """One source day into ``target``, with its legacy records and progress, atomically."""
-    source_table = dict(SOURCES)[day_plan.source]
+def _copy_day(using: str, day_plan: DayPlan, statement: sql.Composed, *, is_archive: bool) -> int:
+    """One source day (``statement``), its legacy records and progress, atomically."""
     lower, upper = day_bounds(day_plan.day)
-    statement = _copy_statement(using, source_table, target, resume=day_plan.copied > 0)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         params: dict[str, Any] = {"lower": lower, "upper": upper, "src": day_plan.source}
         cursor.execute(statement.as_string(), params)
@@ -228,7 +238,7 @@ def _copy_day(
             [day_plan.source, day_plan.day, copied],
         )
         if is_archive:
-            _record_archived_day(cursor, target, day_plan.day, archived_at)
+            _record_archived_day(cursor, _models()[1], day_plan.day, archived_at)
     return int(copied)
 
 
