@@ -50,6 +50,12 @@ def warn_once(table: str, day: datetime.date | None, message: str, *args: object
     logger.warning(message, *args)
 
 
+def forget_warnings() -> None:
+    """Forget which days were warned about (tests)."""
+    with _warned_lock:
+        _warned.clear()
+
+
 def make_day(
     model: type[models.Model], day: datetime.date, using: str
 ) -> type[models.Model] | None:
@@ -68,8 +74,10 @@ def make_day(
     try:
         made = _create(using, live, archive, target, day)
     except (psycopg.Error, DatabaseError) as exc:
-        warn_once(
-            table_of(live),
+        from audit_events.spool import spool_table
+
+        warn_once(  # the spool's own warning for the day shares this key: one line
+            spool_table(live),
             day,
             "audit_events: could not make the day %s of %s on the spot (%s); its events go to "
             "the spool until rotation",
@@ -94,7 +102,8 @@ def _create(
     """Create the day on a new autocommit connection: one short transaction."""
     from audit_events.models import ArchivedDay
 
-    wrapper = connections.create_connection(using)
+    # A connection of its own (same settings): the caller's may be inside a transaction.
+    wrapper = connections[using].copy()
     try:
         wrapper.ensure_connection()
         quote = wrapper.ops.quote_name

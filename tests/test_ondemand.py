@@ -17,9 +17,11 @@ from audit_events import (
     bulk_create_events,
 )
 from audit_events.models import ArchivedDay
+from audit_events.ondemand import forget_warnings
 from audit_events.partitions import day_bounds, list_partitions, utc_today
 from audit_events.spool import spool_table, spooled_days
 from tests.fixtures_lifecycle import fresh_layout  # noqa: F401  (fixture)
+from tests.test_privileges import roles  # noqa: F401  (fixture: app and maintenance roles)
 from tests.testapp.models import Article
 
 pytestmark = [
@@ -35,6 +37,11 @@ def _event_at(timestamp: datetime.datetime, article: Article) -> AuditEvent:
     event.content_object = article
     event.timestamp = timestamp
     return event  # type: ignore[return-value]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings() -> None:
+    forget_warnings()
 
 
 @pytest.fixture
@@ -138,3 +145,26 @@ def test_day_that_cannot_be_made_in_time_is_spooled_losslessly(article: Article)
         spool = spool_table(AuditEvent)
         cursor.execute(f'SELECT count(*) FROM "{spool}" WHERE id = %s', [event.pk])
         assert cursor.fetchone()[0] == 1
+
+
+@override_settings(AUDIT_CREATE_DAYS_ON_WRITE=True)
+@pytest.mark.usefixtures("roles")
+def test_app_role_without_ddl_rights_spools_losslessly_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The application role may not create tables: its events wait in the spool, none lost."""
+    from tests.fixtures_lifecycle import content_type_id
+
+    when = day_bounds(utc_today() - 300 * DAY)[0]
+    events = [
+        AuditEvent(content_type_id=content_type_id(), object_id=str(n), timestamp=when)
+        for n in range(3)
+    ]
+    with caplog.at_level(logging.WARNING, logger="audit_events"):
+        for event in events:
+            event.save(using="app")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "could not make the day" in warnings[0], warnings
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT id FROM "{spool_table(AuditEvent)}"')
+        assert {row[0] for row in cursor.fetchall()} == {e.pk for e in events}
