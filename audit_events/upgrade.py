@@ -47,6 +47,7 @@ from audit_events.partitions import (
     table_of,
     utc_today,
 )
+from audit_events.tamper import forget_day_digest, record_missing_digests, verify_archived_days
 
 __all__ = [
     "LEGACY_TABLE",
@@ -58,6 +59,7 @@ __all__ = [
     "event_for_legacy_uuid",
     "new_id_sql",
     "plan",
+    "record_and_verify_digests",
     "upgrade",
     "verify",
 ]
@@ -214,7 +216,12 @@ def upgrade(
         if key not in statements:
             source_table = dict(SOURCES)[day_plan.source]
             statements[key] = _copy_statement(using, source_table, target, resume=key[2])
+        intact = target is live or day_plan.copied == 0 or _digest_intact(using, day_plan.day)
         copied = _copy_day(using, day_plan, statements[key], is_archive=target is archive)
+        if target is archive and day_plan.copied and intact:
+            # Late rows legitimately change a day whose digest was recorded: record it again
+            # (only if it still matched before, so that an earlier edit is not laundered).
+            forget_day_digest(archive, day_plan.day, using)
         total += copied
         if progress is not None:
             progress(day_plan, copied)
@@ -315,7 +322,27 @@ def _record_archived_day(
     cursor.execute(query.as_string(), [table_of(archive), day, archived_at])
 
 
+def _digest_intact(using: str, day: datetime.date) -> bool:
+    return not [p for p in verify_archived_days(using, days=[day]) if p.problem != "unrecorded"]
+
+
 # --- Verification and clean-up -----------------------------------------------------
+
+
+def record_and_verify_digests(
+    using: str = DEFAULT_DB_ALIAS,
+) -> tuple[list[datetime.date], list[Any]]:
+    """Record the tamper digests of archived days that have none (the imported ones), then
+    check every imported archive day against its digest.
+
+    Returns:
+        The days whose digest was recorded now, and the ``DayProblem``s found.
+    """
+    _live, archive = _models()
+    recorded = record_missing_digests(using)
+    days = sorted({p.day for p in plan(using) if p.target == table_of(archive)})
+    problems = [p for p in verify_archived_days(using, days=days) if p.problem != "unrecorded"]
+    return recorded, problems
 
 
 def verify(using: str = DEFAULT_DB_ALIAS) -> list[Mismatch]:

@@ -200,6 +200,25 @@ def test_upgrade_moves_every_row_with_every_column(shapes: dict[str, uuid.UUID])
     assert ArchivedDay.objects.filter(day=old.timestamp.date()).exists()
     assert AuditEvent.objects.count() + ArchivedAuditEvent.objects.count() == 225
     assert event_for_legacy_uuid(uuid.uuid4()) is None
+    assert "Tamper digests: 4 archived day(s) recorded now" in out.getvalue()
+    assert not ArchivedDay.objects.filter(digest="").exists()
+
+
+def test_late_rows_of_an_archived_day_are_added_and_its_digest_recorded_again(
+    shapes: dict[str, uuid.UUID],
+) -> None:
+    call_command("import_django_audit_events", stdout=io.StringIO())
+    day = utc_today() - 121 * DAY
+    _insert_live(
+        day_bounds(day)[0] + datetime.timedelta(hours=20),
+        archive_timestamp=datetime.datetime.now(datetime.UTC),
+        _table=ARCHIVE_SOURCE,
+    )
+    out = io.StringIO()
+    call_command("import_django_audit_events", stdout=out)
+    assert "Copied 1 rows" in out.getvalue()
+    assert "Tamper digests: 1 archived day(s) recorded now" in out.getvalue()
+    assert ArchivedDay.objects.get(day=day).row_count == 31
 
 
 def test_second_run_does_nothing_and_late_rows_are_picked_up(shapes: dict[str, uuid.UUID]) -> None:

@@ -93,3 +93,12 @@ class Command(BaseCommand):
         if mismatches:
             raise CommandError(f"Verification failed for {len(mismatches)} source day(s).")
         self.stdout.write("Verified: every source row is in audit_events (counts per day match).")
+        recorded, problems = upgrade.record_and_verify_digests(using)
+        for problem in problems:
+            self.stderr.write(f"DIGEST {problem}")
+        if problems:
+            raise CommandError(f"{len(problems)} archived day(s) do not match their digest.")
+        self.stdout.write(
+            f"Tamper digests: {len(recorded)} archived day(s) recorded now; all imported "
+            "archive days match."
+        )
