@@ -52,6 +52,8 @@ def test_original_module_path_gives_our_object(module: str, name: str) -> None:
         ("tasks", "archive_old_audit_events"),
         ("filters", "filter_events"),
         ("urls", "urlpatterns"),
+        ("admin", "AuditEventAdmin"),
+        ("admin", "ArchivedAuditEventAdmin"),
     ],
 )
 def test_other_original_module_paths_import(module: str, name: str) -> None:
