@@ -148,7 +148,10 @@ def write_to_new_day(event: models.Model, using: str, write: Callable[[], None])
     from audit_events.spool import is_missing_partition_error
 
     model = type(event)
-    target = make_day(model, partition_day(event.timestamp), using)  # type: ignore[attr-defined]
+    timestamp = getattr(event, "timestamp", None)
+    if not isinstance(timestamp, datetime.datetime) or timestamp.tzinfo is None:
+        return False
+    target = make_day(model, partition_day(timestamp), using)
     if target is None:
         return False
     try:
