@@ -82,6 +82,7 @@ def test_original_route_names_reverse_at_the_root() -> None:
     pk = "0190a0d6-0000-7000-8000-000000000000"
     assert reverse("auditevent-detail", args=[pk]) == f"/events/{pk}/"
     assert reverse("archivedauditevent-list") == "/archived-events/"
+    assert reverse("archivedauditevent-detail", args=[pk]) == f"/archived-events/{pk}/"
 
 
 def test_original_route_names_reverse_in_the_namespace(settings) -> None:  # type: ignore[no-untyped-def]
