@@ -139,6 +139,11 @@ def shapes(original_tables: None) -> dict[str, uuid.UUID]:
     return named
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def _source_fingerprint() -> list[tuple]:
     return [
         _run_sql(
@@ -163,6 +168,8 @@ def test_upgrade_moves_every_row_with_every_column(shapes: dict[str, uuid.UUID])
     out = io.StringIO()
     call_command("import_django_audit_events", stdout=out)
     assert "Copied 225 rows" in out.getvalue()
+    # Not a terminal: one plain line per day, with the rate and the ETA.
+    assert re.search(r"^live \S+: 40 rows; \d+/9 days .* rows/s  ETA ", out.getvalue(), re.M)
     assert "Verified" in out.getvalue()
     assert _source_fingerprint() == before
 
@@ -214,8 +221,9 @@ def test_late_rows_of_an_archived_day_are_added_and_its_digest_recorded_again(
         archive_timestamp=datetime.datetime.now(datetime.UTC),
         _table=ARCHIVE_SOURCE,
     )
-    out = io.StringIO()
+    out = _Terminal()
     call_command("import_django_audit_events", stdout=out)
+    assert "\r[##############################] 1/1 days  1/1 rows  " in out.getvalue()
     assert "Copied 1 rows" in out.getvalue()
     assert "Tamper digests: 1 archived day(s) recorded now" in out.getvalue()
     assert ArchivedDay.objects.get(day=day).row_count == 31
