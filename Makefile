@@ -83,7 +83,9 @@ test: setup browser
 	stage "docs" $(MAKE) --no-print-directory docs; \
 	stage "main suite" $(PYTEST) --cov --cov-report= $(PYTEST_ARGS); \
 	stage "swapped suite" env AUDIT_EVENTS_SWAPPED=1 $(PYTEST) --ds=tests.settings_swapped \
-	  tests/swapped --cov --cov-append --cov-report=term $(PYTEST_ARGS); \
+	  tests/swapped --cov --cov-append $(PYTEST_ARGS); \
+	stage "migrations-disabled suite" env AUDIT_EVENTS_NOMIGRATIONS=1 $(PYTEST) --nomigrations \
+	  tests/nomigrations --cov --cov-append --cov-report=term $(PYTEST_ARGS); \
 	stage "matrix" $(BIN)/nox --no-error-on-missing-interpreters -t others $(NOX_ARGS); \
 	printf "\n== make test summary ==\n$$summary"; \
 	exit $$failed

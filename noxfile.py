@@ -78,3 +78,15 @@ def tests(session: nox.Session, django: str, postgres: str) -> None:
         *session.posargs,
         env={**env, "AUDIT_EVENTS_SWAPPED": "1"},
     )
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nomigrations",
+        "tests/nomigrations",
+        *session.posargs,
+        env={**env, "AUDIT_EVENTS_NOMIGRATIONS": "1"},
+    )

@@ -28,6 +28,7 @@ from psycopg import sql
 
 from audit_events import spool
 from audit_events.models import AbstractArchivedAuditEvent, AbstractAuditEvent
+from audit_events.ondemand import make_day
 from audit_events.partitions import partition_day, table_of
 from audit_events.rows import converter
 
@@ -149,21 +150,41 @@ class _CopyWriter:
         except IntegrityError as exc:
             if not spool.is_missing_partition_error(exc):
                 raise
-            self._spool(events)
-            return
+            if not self._copy_to_new_day(rows, self.day_of(events[0])):
+                self._spool(events)
+                return
         for event in events:
             event._state.adding = False
             event._state.db = self.connection.alias
 
-    def _copy(self, rows: list[list[Any]]) -> None:
+    def _copy_to_new_day(self, rows: list[list[Any]], day: datetime.date) -> bool:
+        """Copy ``rows`` into the day made on the spot (``audit_events.ondemand``)."""
+        target = make_day(self.model, day, self.connection.alias)
+        if target is None:
+            return False
+        try:
+            self._copy(rows, table_of(target))
+        except IntegrityError as exc:
+            if not spool.is_missing_partition_error(exc):
+                raise
+            return False
+        return True
+
+    def _copy(self, rows: list[list[Any]], table: str | None = None) -> None:
         connection = self.connection
+        statement = self.statement
+        if table is not None:
+            statement = sql.SQL("COPY {table} ({columns}) FROM STDIN").format(
+                table=sql.Identifier(table),
+                columns=sql.SQL(", ").join([sql.Identifier(str(f.column)) for f in self.fields]),
+            )
         # The savepoint lets a refused day roll back alone, leaving the caller's
         # transaction (and the other days of this call) intact.
         with (
             transaction.atomic(using=connection.alias),
             connection.cursor() as cursor,
             connection.wrap_database_errors,
-            cursor.copy(self.statement) as copy,
+            cursor.copy(statement) as copy,
         ):
             for row in rows:
                 copy.write_row(row)

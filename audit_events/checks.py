@@ -16,7 +16,7 @@ from django.apps import AppConfig
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections, models, router
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router
 from django.utils.module_loading import import_string
 
 from audit_events.conf import DEFAULTS, validate
@@ -313,6 +313,9 @@ def partitions_ahead_warnings(
     with connections[alias].cursor() as cursor:
         if table not in connections[alias].introspection.table_names(cursor):
             return []
+    problem = _storage_problem(alias, model)
+    if problem is not None:
+        return [problem]
     today = today or utc_today()
     days = {p.day for p in list_partitions(model, alias) if not p.detach_pending}
     ahead = days_ahead(days, today)
@@ -330,6 +333,29 @@ def partitions_ahead_warnings(
             id="audit_events.W002",
         )
     ]
+
+
+def _storage_problem(alias: str, model: type[models.Model]) -> CheckMessage | None:
+    """E008 when the table is not partitioned or the SQL functions are missing.
+
+    Asked before any query that needs them, so the check reports instead of
+    raising (e.g. on a database built with migrations disabled by hand).
+    """
+    from audit_events.syncdb import storage_problem
+
+    try:
+        problem = storage_problem(alias, model)
+    except DatabaseError as exc:
+        problem = f"the storage could not be inspected ({exc})"
+    if problem is None:
+        return None
+    return Error(
+        f"Database {alias!r}: {problem}, so audit events cannot be stored.",
+        hint="Run python manage.py migrate audit_events (with migrations disabled, "
+        "migrate --run-syncdb installs them too: see docs/migrating.md).",
+        obj=model,
+        id="audit_events.E008",
+    )
 
 
 def days_ahead(days: set[datetime.date], today: datetime.date) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["DEFAULTS", "settings"]
+__all__ = ["DEFAULTS", "DEFAULT_SETTINGS", "settings"]
 
 #: Header names (``request.META`` keys) that carry credentials. They are masked
 #: even when listed in ``AUDIT_INCLUDE_HEADERS``, unless also listed in
@@ -78,12 +78,16 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_ARCHIVE_RETENTION_DAYS": None,
     "AUDIT_LOCK_TIMEOUT_MS": 2000,
     "AUDIT_DDL_RETRIES": 5,
+    "AUDIT_CREATE_DAYS_ON_WRITE": True,
     # Read API (audit_events.rest, optional extra "drf").
     "AUDIT_REST_PERMISSION_CLASSES": (
         "rest_framework.permissions.IsAdminUser",
         "audit_events.rest.permissions.CanViewEvents",
     ),
 }
+
+#: django-audit-events' name of ``DEFAULTS`` (``audit_events.conf.DEFAULT_SETTINGS``).
+DEFAULT_SETTINGS = DEFAULTS
 
 
 def _is_bool(value: Any) -> bool:
@@ -150,6 +154,7 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "AUDIT_ARCHIVE_RETENTION_DAYS": (_is_optional_positive_int, "None or a number of days"),
     "AUDIT_LOCK_TIMEOUT_MS": (_is_positive_int, "milliseconds (int >= 1)"),
     "AUDIT_DDL_RETRIES": (_is_non_negative_int, "a number of retries (int >= 0)"),
+    "AUDIT_CREATE_DAYS_ON_WRITE": (_is_bool, "True or False"),
     "AUDIT_REST_PERMISSION_CLASSES": (
         _is_str_sequence,
         'a list of dotted paths, e.g. ["rest_framework.permissions.IsAdminUser"]',

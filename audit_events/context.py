@@ -23,10 +23,26 @@ from audit_events.conf import settings
 from audit_events.encoding import clean_text
 from audit_events.utils import get_client_ip_resolver, normalize_ip
 
-__all__ = ["AuditContext"]
+__all__ = ["AuditContext", "ReadOnlyContextError"]
+
+
+def __getattr__(name: str) -> Any:
+    # django-audit-events' ``context.MASK_VALUE``, read from the setting on access.
+    if name == "MASK_VALUE":
+        return settings.AUDIT_MASK_VALUE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _FIELDS = ("url", "remote_addr", "query_params", "post_data", "headers")
 _EMPTY: dict[str, Any] = {}
+
+
+class ReadOnlyContextError(AttributeError, NotImplementedError):
+    """An ``AuditContext`` attribute was assigned or deleted.
+
+    Also a ``NotImplementedError``, which django-audit-events raised here, so
+    code written against it still catches it.
+    """
 
 
 class _RequestUser:
@@ -108,10 +124,10 @@ class AuditContext:
         object.__setattr__(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"AuditContext.{name} is read-only; build a new AuditContext")
+        raise ReadOnlyContextError(f"AuditContext.{name} is read-only; build a new AuditContext")
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"AuditContext.{name} is read-only")
+        raise ReadOnlyContextError(f"AuditContext.{name} is read-only")
 
     def __repr__(self) -> str:
         return f"<AuditContext url={self.url!r} user={self.username!r} ip={self.remote_addr!r}>"
@@ -209,6 +225,17 @@ class AuditContext:
             return None
         # Unwrap request.user's SimpleLazyObject: keep the real instance.
         return getattr(user, "_wrapped", user)
+
+    @staticmethod
+    def mask_fields(data: Any, fields_to_mask: Any) -> Any:
+        """Replace the values of ``fields_to_mask`` in ``data`` by ``AUDIT_MASK_VALUE``.
+
+        django-audit-events' helper, kept for code that calls it: ``data`` (a dict
+        or a mutable ``QueryDict``) is changed in place and returned.
+        """
+        for name in [name for name in fields_to_mask if name in data]:
+            data[name] = settings.AUDIT_MASK_VALUE
+        return data
 
     # --- Events ------------------------------------------------------------------------
 

@@ -156,9 +156,10 @@ def archive_older_than(
 
     Each day's partition is detached concurrently and attached to the archive
     table: no row is copied, and the time does not grow with the number of rows.
-    Interrupted earlier work is repaired first. Unlike ``rotate``, it does not
-    ANALYZE the parents: before PostgreSQL 18 that also re-analyzes every
-    partition, a cost that grows with the data and belongs to the daily rotation.
+    Interrupted earlier work is repaired first, and spooled events are filed.
+    Unlike ``rotate``, it does not ANALYZE the parents: before PostgreSQL 18 that
+    also re-analyzes every partition, a cost that grows with the data and belongs
+    to the daily rotation.
     This is what ``manage.py archive_audit_events`` and the Celery task
     ``archive_old_audit_events`` run.
 
@@ -185,7 +186,8 @@ def archive_older_than(
     """
     days = settings.AUDIT_ARCHIVE_AFTER_DAYS if older_than is None else _checked_days(older_than)
     window = _Window(archive_before=(today or utc_today()) - days * _DAY)
-    return _run(using, window, dry_run=dry_run, drain=False, analyze=False, digest=record_digests)
+    # Drains the spool too: it is the only job django-audit-events had people schedule.
+    return _run(using, window, dry_run=dry_run, drain=True, analyze=False, digest=record_digests)
 
 
 def partition_status(using: str = DEFAULT_DB_ALIAS) -> list[PartitionStatus]:

@@ -25,13 +25,21 @@ from django.utils.functional import SimpleLazyObject
 
 from audit_events.context import AuditContext
 
-__all__ = ["AuditEventsMiddleware"]
+__all__ = ["AuditEventsMiddleware", "MissingAuthenticationMiddleware"]
 
 _MISSING_AUTH = (
     "AuditEventsMiddleware needs request.user: add "
     "'django.contrib.auth.middleware.AuthenticationMiddleware' to MIDDLEWARE before "
     "'audit_events.middleware.AuditEventsMiddleware'."
 )
+
+
+class MissingAuthenticationMiddleware(ImproperlyConfigured, AssertionError):
+    """``AuthenticationMiddleware`` does not run before ``AuditEventsMiddleware``.
+
+    Also an ``AssertionError``, which django-audit-events raised here, so code
+    written against it still catches it.
+    """
 
 
 class AuditEventsMiddleware:
@@ -65,7 +73,7 @@ class AuditEventsMiddleware:
     def process_request(self, request: HttpRequest) -> None:
         """Attach the lazy ``audit_context`` to ``request``."""
         if not hasattr(request, "user"):
-            raise ImproperlyConfigured(_MISSING_AUTH)
+            raise MissingAuthenticationMiddleware(_MISSING_AUTH)
         request.audit_context = SimpleLazyObject(  # type: ignore[attr-defined]
             lambda: AuditContext.from_request(request)
         )

@@ -128,6 +128,20 @@ class AbstractAuditEvent(models.Model):
             "Old days are archived and expired by rotation (docs/operations.md)."
         )
 
+    @classmethod
+    def from_context(cls, context: Any) -> AbstractAuditEvent:
+        """An unsaved event of this model with ``context``'s data (django-audit-events' API).
+
+        Same as ``context.new_event()``, for this model rather than ``AUDIT_EVENT_MODEL``.
+        """
+        template = context.new_event()
+        names = ("url", "remote_addr", "query_params", "post_data", "headers", "content")
+        return cls(
+            user_id=template.user_id,
+            username=template.username,
+            **{name: getattr(template, name) for name in names},
+        )
+
 
 class AuditEvent(AbstractAuditEvent):
     """The default, concrete audit event model (swappable: ``AUDIT_EVENT_MODEL``)."""

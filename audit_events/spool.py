@@ -94,7 +94,10 @@ def save_event(event: models.Model, save: Callable[..., None], *args: Any, **kwa
         if not is_missing_partition_error(exc):
             raise
         _refuse_without_spool(event, exc)
-        _spool_event(event, using)
+        from audit_events.ondemand import write_to_new_day
+
+        if not write_to_new_day(event, using, write):
+            _spool_event(event, using)
 
 
 def _refuse_without_spool(event: models.Model, exc: IntegrityError) -> None:
@@ -182,11 +185,15 @@ def _spool_event(event: models.Model, using: str) -> None:
     event._state.adding = False
     event._state.db = using
     forget_partitioned_days()
-    logger.warning(
-        "audit_events: no partition for %s of %s; event %s kept in %s until rotation",
-        getattr(event, "timestamp", None),
+    from audit_events.ondemand import warn_once
+
+    timestamp = getattr(event, "timestamp", None)
+    warn_once(  # once per day and process, not per event (an import writes thousands)
+        spool_table(model),
+        partition_day(timestamp) if timestamp is not None else None,
+        "audit_events: no partition for %s of %s; its events are kept in %s until rotation",
+        timestamp,
         model._meta.label,
-        event.pk,
         spool_table(model),
     )
     post_save.send(

@@ -23,7 +23,16 @@ from audit_events.testing import EmbeddedPostgres
 
 # tests/swapped/ needs the event models swapped at start-up, so it runs in a
 # second session with --ds=tests.settings_swapped (see the Makefile's test target).
-collect_ignore = [] if os.environ.get("AUDIT_EVENTS_SWAPPED") else ["swapped"]
+# tests/nomigrations/ runs in a third session, with --nomigrations.
+collect_ignore = [
+    directory
+    for directory, variable in (
+        ("swapped", "AUDIT_EVENTS_SWAPPED"),
+        ("nomigrations", "AUDIT_EVENTS_NOMIGRATIONS"),
+        ("original", "AUDIT_EVENTS_ORIGINAL"),
+    )
+    if not os.environ.get(variable)
+]
 
 
 @dataclass

@@ -76,3 +76,6 @@ LOGGING = {
     "handlers": {"errors": {"class": "logging.StreamHandler", "level": "ERROR"}},
     "loggers": {"audit_events": {"handlers": ["errors"], "level": "ERROR", "propagate": False}},
 }
+# The demo shows the spool (the safety net of a role without DDL rights): its old event waits
+# for rotation instead of making its day on the spot.
+AUDIT_CREATE_DAYS_ON_WRITE = False

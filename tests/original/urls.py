@@ -1,0 +1,3 @@
+from __future__ import unicode_literals
+
+urlpatterns = []
