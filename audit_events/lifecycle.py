@@ -300,10 +300,12 @@ def _maintenance_session(using: str, table: str) -> Iterator[Any]:
 def _plan(cursor: Any, using: str, window: _Window, analyze: bool = True) -> list[_Planned]:
     live, archive = _models()
     cursor.execute(
-        "SELECT action, table_name, day, detail, statements "
+        "SELECT action, table_name, day, detail, "
+        "audit_events_step_statements(%s::regclass, statements) "
         "FROM audit_events_plan_maintenance(%s::regclass, %s::regclass, %s, %s, %s, %s, %s) "
         "ORDER BY step",
         [
+            _regclass(using, live),
             _regclass(using, live),
             _regclass(using, archive),
             window.archive_before,

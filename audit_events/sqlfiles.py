@@ -20,6 +20,8 @@ FUNCTION_FILES = (
     "create_day_partitions.sql",
     "check_bounds.sql",
     "partition_status.sql",
+    "is_distributed.sql",
+    "step_statements.sql",
     "plan_maintenance.sql",
     "maintenance_statements.sql",
 )

@@ -22,6 +22,9 @@
 --            table). Before PostgreSQL 18 (no ANALYZE ONLY) ANALYZE of a parent
 --            also re-analyzes every partition, so the archive parent, which grows
 --            without bound, is only analyzed on 18 and later.
+-- On Citus (LIVE distributed, see audit_events_is_distributed), which refuses
+-- DETACH ... CONCURRENTLY, detaches are plain; audit_events_step_statements then
+-- joins each step into one transaction.
 -- A day that would overlap a partition the target already has is left alone
 -- (STATEMENTS empty, DETAIL says why): it needs a decision by hand.
 -- When the table audit_events_archivedday exists, archive and expire steps also
@@ -52,6 +55,8 @@ DECLARE
     ledger regclass := to_regclass('audit_events_archivedday');
     archive_name name := (SELECT c.relname FROM pg_class AS c WHERE c.oid = archive);
     has_analyze_only boolean := current_setting('server_version_num')::int >= 180000;
+    detach_option text := CASE WHEN audit_events_is_distributed(live) THEN ''
+                              ELSE ' CONCURRENTLY' END;
     s record;
     d date;
     target regclass;
@@ -163,9 +168,9 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        detail := format('detach concurrently from %s, attach to %s', live, archive);
+        detail := format('detach%s from %s, attach to %s', lower(detach_option), live, archive);
         statements := ARRAY[
-            format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', live, s.table_name),
+            format('ALTER TABLE %s DETACH PARTITION %s%s', live, s.table_name, detach_option),
             format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
                    archive, s.table_name, s.lower_bound, s.upper_bound)];
         IF ledger IS NOT NULL THEN
@@ -190,9 +195,9 @@ BEGIN
         action := 'expire';
         table_name := s.table_name;
         day := s.day;
-        detail := format('detach concurrently from %s, drop (past retention)', archive);
+        detail := format('detach%s from %s, drop (past retention)', lower(detach_option), archive);
         statements := ARRAY[
-            format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', archive, s.table_name),
+            format('ALTER TABLE %s DETACH PARTITION %s%s', archive, s.table_name, detach_option),
             format('DROP TABLE %s', s.table_name)];
         IF ledger IS NOT NULL THEN
             statements := statements || format(

@@ -24,6 +24,10 @@ from audit_events.testing import EmbeddedPostgres
 # tests/swapped/ needs the event models swapped at start-up, so it runs in a
 # second session with --ds=tests.settings_swapped (see the Makefile's test target).
 collect_ignore = [] if os.environ.get("AUDIT_EVENTS_SWAPPED") else ["swapped"]
+# tests/citus/ runs on a Citus cluster of its own, in a third session
+# (--ds=tests.settings_citus, AUDIT_EVENTS_CITUS=1).
+if not os.environ.get("AUDIT_EVENTS_CITUS"):
+    collect_ignore.append("citus")
 
 
 @dataclass
