@@ -56,8 +56,9 @@ def is_distributed(model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> 
 def _primary_key(table: str, columns: list[str]) -> sql.Composed:
     """Replace ``table``'s primary key by one on ``columns`` (same constraint name)."""
     name = sql.Identifier(short_name(table, "_pkey"))
-    return sql.SQL("ALTER TABLE {table} DROP CONSTRAINT {name}, ADD CONSTRAINT {name} "
-                   "PRIMARY KEY ({columns})").format(
+    return sql.SQL(
+        "ALTER TABLE {table} DROP CONSTRAINT {name}, ADD CONSTRAINT {name} PRIMARY KEY ({columns})"
+    ).format(
         table=sql.Identifier(table),
         name=name,
         columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
@@ -79,17 +80,28 @@ def distribute_statements(
     """
     column = column_of(live, field_name)
     key = [column, column_of(live), column_of(live, "timestamp")]
-    shards = sql.SQL("") if shard_count is None else sql.SQL(", shard_count => {}").format(
-        sql.Literal(int(shard_count))
+    shards = (
+        sql.SQL("")
+        if shard_count is None
+        else sql.SQL(", shard_count => {}").format(sql.Literal(int(shard_count)))
     )
     return [
+        # Citus refuses to distribute a table with triggers (and every new day
+        # inherits the append-only row trigger) unless this is on. The guard is
+        # safe to run on shards: it only raises, it reads no other table.
+        sql.SQL("SET LOCAL citus.enable_unsafe_triggers = on"),
+        sql.SQL(
+            "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET citus.enable_unsafe_triggers = on', "
+            "current_database()); END$$"
+        ),
         _primary_key(table_of(live), key),
         _primary_key(table_of(archive), key),
         sql.SQL("SELECT create_distributed_table({live}, {column}{shards})").format(
             live=sql.Literal(table_of(live)), column=sql.Literal(column), shards=shards
         ),
-        sql.SQL("SELECT create_distributed_table({archive}, {column}, colocate_with => {live})")
-        .format(
+        sql.SQL(
+            "SELECT create_distributed_table({archive}, {column}, colocate_with => {live})"
+        ).format(
             archive=sql.Literal(table_of(archive)),
             column=sql.Literal(column),
             live=sql.Literal(table_of(live)),
@@ -107,6 +119,7 @@ def undistribute_statements(
     """
     key = [column_of(live), column_of(live, "timestamp")]
     return [
+        sql.SQL("SET LOCAL citus.enable_unsafe_triggers = on"),
         sql.SQL("SELECT undistribute_table({})").format(sql.Literal(table_of(archive))),
         sql.SQL("SELECT undistribute_table({})").format(sql.Literal(table_of(live))),
         _primary_key(table_of(live), key),

@@ -189,7 +189,9 @@ class DistributeByColumn(migrations.operations.base.Operation):
         if self._applies(schema_editor, models) and distribution.is_distributed(
             models[0], schema_editor.connection.alias
         ):
-            distribution.run_statements(schema_editor, distribution.undistribute_statements(*models))
+            distribution.run_statements(
+                schema_editor, distribution.undistribute_statements(*models)
+            )
 
     def describe(self) -> str:
         return (

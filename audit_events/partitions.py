@@ -167,6 +167,12 @@ def create_day_partitions(
 
     def create(day: datetime.date) -> str:
         def work(cursor: Any) -> str:
+            # On Citus a coordinator lock_timeout does not bound waits on the workers.
+            cursor.execute(
+                "SELECT set_config('statement_timeout', current_setting('lock_timeout'), true) "
+                "WHERE audit_events_is_distributed(%s::regclass)",
+                [_regclass_literal(connection, table)],
+            )
             cursor.execute(
                 "SELECT audit_events_create_day_partition(%s::regclass, %s)::text",
                 [_regclass_literal(connection, table), day],

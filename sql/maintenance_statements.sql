@@ -1,7 +1,8 @@
 -- Purpose: the statements of audit_events_plan_maintenance, one per row in the
 -- order to run them, for psql's \gexec (which runs each row as its own top-level
--- statement, as DETACH ... CONCURRENTLY requires; on Citus one row per step, see
--- audit_events_step_statements). Set a short lock_timeout first:
+-- statement, as DETACH ... CONCURRENTLY requires; on Citus each step comes
+-- between BEGIN and COMMIT, see audit_events_step_statements). Set a short
+-- lock_timeout first:
 --   SET lock_timeout = '2s';
 --   SELECT audit_events_maintenance_statements(
 --       'audit_events_auditevent', 'audit_events_archivedauditevent',
@@ -23,6 +24,7 @@ AS $$
     SELECT u.statement
     FROM audit_events_plan_maintenance(live, archive, archive_before, first_day, last_day,
                                        expire_before, with_analyze) AS p
-    CROSS JOIN LATERAL unnest(audit_events_step_statements(live, p.statements)) WITH ORDINALITY AS u (statement, n)
+    CROSS JOIN LATERAL unnest(audit_events_step_statements(live, p.action, p.statements))
+        WITH ORDINALITY AS u (statement, n)
     ORDER BY p.step, u.n
 $$;

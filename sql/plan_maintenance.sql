@@ -24,7 +24,7 @@
 --            without bound, is only analyzed on 18 and later.
 -- On Citus (LIVE distributed, see audit_events_is_distributed), which refuses
 -- DETACH ... CONCURRENTLY, detaches are plain; audit_events_step_statements then
--- joins each step into one transaction.
+-- makes each step one transaction.
 -- A day that would overlap a partition the target already has is left alone
 -- (STATEMENTS empty, DETAIL says why): it needs a decision by hand.
 -- When the table audit_events_archivedday exists, archive and expire steps also

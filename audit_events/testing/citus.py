@@ -116,6 +116,7 @@ class CitusCluster:
             "shared_preload_libraries": "citus",
             # Each node opens connections to the others; keep room for the tests' own.
             "max_connections": "300",
+            "log_lock_waits": "on",
             **self.server_settings,
         }
         if coordinator:

@@ -75,3 +75,20 @@ def worker_connections(cluster: CitusCluster) -> list[psycopg.Connection]:
         psycopg.connect(node.url_for(cluster.dbname), autocommit=True)
         for node in cluster.worker_nodes
     ]
+
+
+@pytest.fixture(autouse=True)
+def _cluster_logs_on_failure(request, citus_cluster: CitusCluster) -> Iterator[None]:
+    """On a failure, show the end of every node's server log (they are removed at the end)."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for node in citus_cluster.nodes:
+            print(f"--- server log of {node.port}\n{node.log_tail(30)}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

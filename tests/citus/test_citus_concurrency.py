@@ -61,6 +61,18 @@ def waiting_backends(cluster, text: str) -> list[int]:
     return [pid for (pid,) in rows]
 
 
+def open_worker_transactions(cluster) -> int:
+    """Sessions on the workers inside a transaction (other than this check's own)."""
+    total = 0
+    for conn in worker_connections(cluster):
+        with conn:
+            total += conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%%' "
+                "AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+    return total
+
+
 def test_sigkill_between_detach_and_attach_loses_nothing_and_the_next_run_archives(
     citus_cluster,
 ):
@@ -74,29 +86,26 @@ def test_sigkill_between_detach_and_attach_loses_nothing_and_the_next_run_archiv
     # The archive parent is locked: the rotation's DETACH from live goes through,
     # then its ATTACH waits, and the rotation process is killed right there.
     blocker = psycopg.connect(citus_cluster.url)
-    blocker.execute(
-        "LOCK TABLE swapapp_archivedtenantevent IN SHARE UPDATE EXCLUSIVE MODE"
-    )
-    env = process_env(
-        AUDIT_TEST_SETTINGS=json.dumps({**SWAPPED, "AUDIT_LOCK_TIMEOUT_MS": 120000})
-    )
+    blocker.execute("LOCK TABLE swapapp_archivedtenantevent IN SHARE UPDATE EXCLUSIVE MODE")
+    env = process_env(AUDIT_TEST_SETTINGS=json.dumps({**SWAPPED, "AUDIT_LOCK_TIMEOUT_MS": 120000}))
     code = (
         "import datetime\nfrom audit_events.lifecycle import archive_older_than\n"
         f"archive_older_than(899, today=datetime.date.fromisoformat('{today}'))"
     )
-    process = subprocess.Popen(python_command(code), env=env, cwd=ROOT)  # noqa: S603
+    process = subprocess.Popen(python_command(code), env=env, cwd=ROOT)
     try:
         wait_for(lambda: waiting_backends(citus_cluster, name), "the ATTACH to wait")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         # A server backend waiting for a lock does not notice its client is gone.
         (pid,) = waiting_backends(citus_cluster, name)
-        blocker.execute("SELECT pg_terminate_backend(%s)", [pid])
+        blocker.execute("SELECT pg_terminate_backend(%s::integer)", [pid])
     finally:
         process.kill()
         blocker.rollback()
         blocker.close()
     wait_for(lambda: not waiting_backends(citus_cluster, name), "the killed backend to go")
+    wait_for(lambda: not open_worker_transactions(citus_cluster), "its worker sessions to end")
 
     assert state_of(day) == {"live"}  # not detached and left out of both tables
     assert TenantEvent.objects.filter(timestamp__date=day).count() == 40
@@ -144,6 +153,7 @@ def test_lock_timeout_bounds_a_wait_on_a_worker(citus_cluster):
             break
     assert shard is not None
     conn, shard_name = shard
+    conn.execute("SET citus.enable_manual_changes_to_shards TO on")
     conn.autocommit = False
     conn.execute(
         psycopg.sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
