@@ -84,7 +84,11 @@ def retry_on_lock_timeout(
             if not is_lock_timeout(exc):
                 raise
             logger.warning(
-                "audit_events: %s: lock not available (try %d of %d)", what, attempt, attempts
+                "audit_events: %s: lock not available (try %d of %d): %s",
+                what,
+                attempt,
+                attempts,
+                str(exc).partition("\n")[0],
             )
         if attempt < attempts:
             time.sleep(min(0.1 * 2**attempt, 5.0))

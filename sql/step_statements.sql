@@ -10,7 +10,10 @@
 -- workers' shards: a lock_timeout set on the coordinator does not reach them
 -- (a DDL statement waiting there queues every insert behind it for as long as
 -- the blocker lasts), and a propagated SET LOCAL lock_timeout
--- (citus.propagate_set_commands) makes Citus DDL fail. Each statement must be
+-- (citus.propagate_set_commands) makes Citus DDL fail. Sequential mode (one
+-- connection per worker): ATTACH run over several connections of one
+-- transaction to the same worker was cancelled now and then as a "distributed
+-- deadlock" under load. Each statement must be
 -- sent on its own, as psql's \gexec does: Citus forwards a multi-statement
 -- string to the workers and they refuse it. After an error, psql's \gexec runs
 -- the remaining statements into the aborted transaction and COMMIT rolls it back.
@@ -23,7 +26,8 @@ AS $$
         WHEN cardinality(statements) = 0 OR action = 'analyze'
              OR NOT audit_events_is_distributed(rel) THEN statements
         ELSE ARRAY['BEGIN',
-                   format('SET LOCAL statement_timeout = %L', current_setting('lock_timeout'))]
+                   format('SET LOCAL statement_timeout = %L', current_setting('lock_timeout')),
+                   'SET LOCAL citus.multi_shard_modify_mode = ''sequential''']
              || statements || ARRAY['COMMIT']
     END
 $$;

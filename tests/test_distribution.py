@@ -72,7 +72,8 @@ def test_distribution_statements_lead_the_key_with_the_column_and_colocate():
 def test_maintenance_plan_keeps_concurrently_and_one_statement_each_without_citus():
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT audit_events_step_statements(%s::regclass, ARRAY['SELECT 1', 'SELECT 2'])",
+            "SELECT audit_events_step_statements(%s::regclass, 'archive', "
+            "ARRAY['SELECT 1', 'SELECT 2'])",
             [LIVE],
         )
         assert cursor.fetchone()[0] == ["SELECT 1", "SELECT 2"]

@@ -196,7 +196,11 @@ def test_plan_sends_plain_detach_and_attach_in_one_bounded_transaction():
     detach = next(
         i for i, s in enumerate(statements) if f"DETACH PARTITION {LIVE}_p{day:%Y%m%d}" in s
     )
-    assert statements[detach - 2 : detach] == ["BEGIN", "SET LOCAL statement_timeout = '2s'"]
+    assert statements[detach - 3 : detach] == [
+        "BEGIN",
+        "SET LOCAL statement_timeout = '2s'",
+        "SET LOCAL citus.multi_shard_modify_mode = 'sequential'",
+    ]
     assert not statements[detach].endswith("CONCURRENTLY")
     assert statements[detach + 1].startswith(f"ALTER TABLE {ARCHIVE} ATTACH PARTITION")
     assert statements[detach + 2].startswith("INSERT INTO audit_events_archivedday")
