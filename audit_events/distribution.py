@@ -70,7 +70,7 @@ def distribute_statements(
     archive: type[models.Model],
     field_name: str,
     shard_count: int | None = None,
-) -> list[sql.Composed]:
+) -> list[sql.Composable]:
     """The statements that distribute ``live`` and ``archive`` by ``field_name``'s column.
 
     Citus only enforces a primary key that includes the distribution column, so
@@ -111,7 +111,7 @@ def distribute_statements(
 
 def undistribute_statements(
     live: type[models.Model], archive: type[models.Model]
-) -> list[sql.Composed]:
+) -> list[sql.Composable]:
     """The statements that turn both tables back into local tables, keyed ``(id, timestamp)``.
 
     ``undistribute_table`` copies every row back to the coordinator: it takes as
@@ -127,7 +127,7 @@ def undistribute_statements(
     ]
 
 
-def run_statements(schema_editor: Any, statements: list[sql.Composed]) -> None:
+def run_statements(schema_editor: Any, statements: list[sql.Composable]) -> None:
     """Run ``statements`` with a migration's ``schema_editor``."""
     for statement in statements:
         schema_editor.execute(statement.as_string(schema_editor.connection.connection), None)

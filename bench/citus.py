@@ -119,6 +119,44 @@ def _attach_stall(run: Run, url: str) -> list[Result]:
     ]
 
 
+def _archive_growth(run: Run) -> list[Result]:
+    """An archive move with few archive days, then with many more (empty) ones."""
+    live, archive_model = get_audit_event_model(), get_audit_event_archive_model()
+    day = utc_today() - datetime.timedelta(days=6000)
+
+    def move() -> float:
+        nonlocal day
+        day += datetime.timedelta(days=1)
+        data.fill_day(live, day, 1000)
+        return _timed_archive(day)
+
+    few_days = len(list_partitions(archive_model))
+    few = [move() for _ in range(run.repeat)]
+    added = run.size(30, 180)
+    first = utc_today() - datetime.timedelta(days=9000)
+    create_day_partitions(archive_model, first, first + datetime.timedelta(days=added - 1))
+    many_days = len(list_partitions(archive_model))
+    many = [move() for _ in range(run.repeat)]
+    return [
+        Result(
+            NAME,
+            f"archive a 1,000-row day into an archive of {many_days} days",
+            median(many) * 1000,
+            "ms",
+            f"same with {few_days} archive days",
+            median(few) * 1000,
+            median(many) / median(few),
+            note="the archive ATTACH locks every index of every archive partition",
+        )
+    ]
+
+
+def _timed_archive(day: datetime.date) -> float:
+    start = time.perf_counter()
+    archive.archive_day(day)
+    return time.perf_counter() - start
+
+
 def _writes(run: Run) -> list[Result]:
     from django.contrib.auth import get_user_model
 
@@ -159,6 +197,7 @@ def run(run: Run) -> list[Result]:
                     *_writes(run),
                     *_attach_stall(run, cluster.url),
                     *_archive(run, cluster.url),
+                    *_archive_growth(run),
                 ]
         finally:
             from django.db import connections

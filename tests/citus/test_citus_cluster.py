@@ -250,3 +250,13 @@ def test_archive_write_without_a_partition_names_our_table():
     with pytest.raises(PartitioningError, match=ARCHIVE) as raised:
         event.save()
     assert "_10" not in str(raised.value).split("\n")[0]
+
+
+def test_allow_changes_reaches_the_guard_on_the_workers():
+    from audit_events.guard import allow_changes
+
+    event = TenantEvent(content_object=Article.objects.create(title="gdpr"), tenant="erase-me")
+    event.save()
+    with allow_changes():
+        TenantEvent.objects.filter(tenant="erase-me", pk=event.pk).update(username="erased")
+    assert TenantEvent.objects.get(pk=event.pk).username == "erased"
