@@ -260,3 +260,21 @@ def test_allow_changes_reaches_the_guard_on_the_workers():
     with allow_changes():
         TenantEvent.objects.filter(tenant="erase-me", pk=event.pk).update(username="erased")
     assert TenantEvent.objects.get(pk=event.pk).username == "erased"
+
+
+def test_an_error_raised_on_a_worker_names_our_table_not_a_shard():
+    from django.db import IntegrityError
+
+    first = TenantEvent(content_object=Article.objects.create(title="twice"), tenant="dup")
+    first.save()
+    again = TenantEvent(
+        id=first.id,
+        tenant="dup",
+        timestamp=first.timestamp,
+        content_type=first.content_type,
+        object_id=first.object_id,
+    )
+    with pytest.raises(IntegrityError, match=f'"{LIVE}_') as raised:
+        again.save()
+    assert not re.search(r"_[0-9]{6,}\"", str(raised.value))
+    assert re.search(r"_[0-9]{6,}\"", str(raised.value.__cause__))  # what the worker said
