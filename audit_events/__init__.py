@@ -20,6 +20,7 @@ _LAZY = {
     "AuditContext": "audit_events.context",
     "AuditContextMixin": "audit_events.mixins",
     "AuditEvent": "audit_events.models",
+    "DistributeByColumn": "audit_events.operations",
     "PartitionByDay": "audit_events.operations",
     "PartitioningError": "audit_events.exceptions",
     "RotationInProgress": "audit_events.exceptions",

@@ -27,6 +27,7 @@ from django.db.utils import IntegrityError
 from psycopg import sql
 
 from audit_events import spool
+from audit_events.distribution import raise_without_shard_names
 from audit_events.models import AbstractArchivedAuditEvent, AbstractAuditEvent
 from audit_events.ondemand import make_day
 from audit_events.partitions import partition_day, table_of
@@ -149,6 +150,7 @@ class _CopyWriter:
             self._copy(rows)
         except IntegrityError as exc:
             if not spool.is_missing_partition_error(exc):
+                raise_without_shard_names(exc, type(events[0]))  # on Citus, errors name shards
                 raise
             if not self._copy_to_new_day(rows, self.day_of(events[0])):
                 self._spool(events)

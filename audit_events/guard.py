@@ -131,12 +131,18 @@ def allow_changes(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         using: the database alias.
     """
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        cursor.execute("SELECT set_config(%s, 'on', true)", [_GUC])
+        # On Citus the guard fires on the workers: only a SET LOCAL statement
+        # (not set_config) reaches them, and only once propagation is asked for.
+        cursor.execute(
+            "SELECT set_config('citus.propagate_set_commands', 'local', true) "
+            "FROM pg_extension WHERE extname = 'citus'"
+        )
+        cursor.execute("SET LOCAL audit_events.allow_changes = on")  # _GUC
         yield
         # Inside an outer transaction the block is only a savepoint, and SET LOCAL
         # lasts until the outer transaction ends: close the guard again explicitly.
         # (On an exception, rolling back to the savepoint undoes the SET anyway.)
-        cursor.execute("SELECT set_config(%s, 'off', true)", [_GUC])
+        cursor.execute("SET LOCAL audit_events.allow_changes = off")
 
 
 def is_guarded(model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> bool:

@@ -24,6 +24,7 @@ lock for the whole run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from collections.abc import Iterator
@@ -306,10 +307,12 @@ def _maintenance_session(using: str, table: str) -> Iterator[Any]:
 def _plan(cursor: Any, using: str, window: _Window, analyze: bool = True) -> list[_Planned]:
     live, archive = _models()
     cursor.execute(
-        "SELECT action, table_name, day, detail, statements "
+        "SELECT action, table_name, day, detail, "
+        "audit_events_step_statements(%s::regclass, action, statements) "
         "FROM audit_events_plan_maintenance(%s::regclass, %s::regclass, %s, %s, %s, %s, %s) "
         "ORDER BY step",
         [
+            _regclass(using, live),
             _regclass(using, live),
             _regclass(using, archive),
             window.archive_before,
@@ -327,8 +330,11 @@ def _plan(cursor: Any, using: str, window: _Window, analyze: bool = True) -> lis
 
 def _execute(cursor: Any, planned: _Planned) -> Step:
     step = planned.step
-    for statement in planned.statements:
-        _run_statement(cursor, statement, step)
+    if planned.statements[:1] == ("BEGIN",):  # one transaction (Citus)
+        _run_transaction(cursor, planned.statements, step)
+    else:
+        for statement in planned.statements:
+            _run_statement(cursor, statement, step)
     logger.info("audit_events: %s", step)
     return step
 
@@ -357,6 +363,32 @@ def _run_statement(cursor: Any, statement: str, step: Step) -> None:
     except DatabaseError as exc:
         raise PartitioningError(
             f"{step.action} {step.table} failed: {exc} (statement: {current[0]})"
+        ) from exc
+
+
+def _run_transaction(cursor: Any, statements: tuple[str, ...], step: Step) -> None:
+    """Run a step that its plan wrapped in ``BEGIN ... COMMIT`` (Citus), retried as a whole.
+
+    Each statement is sent on its own: Citus forwards a multi-statement string
+    to the workers, which refuse it.
+    """
+
+    def attempt() -> None:
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        except BaseException:
+            with contextlib.suppress(DatabaseError):
+                cursor.execute("ROLLBACK")
+            raise
+
+    try:
+        retry_on_lock_timeout(attempt, f"{step.action} {step.table}")
+    except PartitioningError:
+        raise
+    except DatabaseError as exc:
+        raise PartitioningError(
+            f"{step.action} {step.table} failed: {exc} (statements: {'; '.join(statements)})"
         ) from exc
 
 

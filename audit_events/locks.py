@@ -36,12 +36,26 @@ ADVISORY_LOCK_CLASS = 0x41554454
 
 # SQLSTATE 55P03: lock_not_available, raised when lock_timeout expires.
 _LOCK_NOT_AVAILABLE = "55P03"
+# SQLSTATE 40P01: deadlock_detected.
+_DEADLOCK_DETECTED = "40P01"
+# SQLSTATE 57014: query_canceled, raised (among others) when statement_timeout expires.
+_QUERY_CANCELED = "57014"
 
 
 def is_lock_timeout(exc: BaseException) -> bool:
-    """Whether ``exc`` (a psycopg or Django database error) is a ``lock_timeout`` expiry."""
+    """Whether ``exc`` (a psycopg or Django database error) is a ``lock_timeout`` expiry.
+
+    On Citus maintenance statements are bounded by ``statement_timeout`` instead
+    (``sql/step_statements.sql``): its expiry counts too, and so does a deadlock:
+    Citus' distributed deadlock detector cancels DDL that waits on a worker behind
+    a transaction it cannot see through (e.g. one whose coordinator session was
+    just killed). The whole transaction was rolled back: trying again is safe.
+    """
     for error in (exc, exc.__cause__):
-        if getattr(error, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+        sqlstate = getattr(error, "sqlstate", None)
+        if sqlstate in (_LOCK_NOT_AVAILABLE, _DEADLOCK_DETECTED):
+            return True
+        if sqlstate == _QUERY_CANCELED and "statement timeout" in str(error):
             return True
     return False
 
@@ -70,7 +84,11 @@ def retry_on_lock_timeout(
             if not is_lock_timeout(exc):
                 raise
             logger.warning(
-                "audit_events: %s: lock not available (try %d of %d)", what, attempt, attempts
+                "audit_events: %s: lock not available (try %d of %d): %s",
+                what,
+                attempt,
+                attempts,
+                str(exc).partition("\n")[0],
             )
         if attempt < attempts:
             time.sleep(min(0.1 * 2**attempt, 5.0))

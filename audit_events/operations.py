@@ -17,7 +17,7 @@ from django.db import migrations
 
 from audit_events.sqlfiles import FUNCTION_FILES, read_sql
 
-__all__ = ["InstallSQLFunctions", "PartitionByDay"]
+__all__ = ["DistributeByColumn", "InstallSQLFunctions", "PartitionByDay"]
 
 
 class InstallSQLFunctions(migrations.RunSQL):
@@ -103,3 +103,102 @@ class PartitionByDay(migrations.operations.base.Operation):
     @property
     def migration_name_fragment(self) -> str:
         return f"partition_{self.model_name.lower()}"
+
+
+class DistributeByColumn(migrations.operations.base.Operation):
+    """Distribute the live and archive event tables by a column on Citus (colocated).
+
+    Put it after both tables' ``PartitionByDay`` (and ``AppendOnly``), in a
+    migration of the app that defines the swapped event models. On Citus the
+    column then leads the primary key of both tables, ``(column, id,
+    timestamp)``, the live table is distributed by it and the archive table is
+    colocated with the live one (see docs/scaling.md). On plain PostgreSQL
+    (no ``citus`` extension in the database) it does nothing, so the same
+    migrations serve both.
+
+    Reversible: going back runs ``undistribute_table`` on both tables (which
+    copies every row back to the coordinator) and restores the primary key.
+
+    Args:
+        model_name: the live event model, e.g. ``"TenantEvent"``.
+        archive_model_name: the archive event model of the same app.
+        field_name: the field whose column distributes both tables, e.g. ``"tenant"``.
+        shard_count: shards per table (default: the cluster's ``citus.shard_count``);
+            every day of each table has this many shards.
+    """
+
+    reduces_to_sql = False
+    reversible = True
+
+    def __init__(
+        self,
+        model_name: str,
+        archive_model_name: str,
+        field_name: str,
+        shard_count: int | None = None,
+    ) -> None:
+        if shard_count is not None and (isinstance(shard_count, bool) or shard_count < 1):
+            raise ValueError(f"shard_count must be a whole number >= 1; got {shard_count!r}")
+        self.model_name = model_name
+        self.archive_model_name = archive_model_name
+        self.field_name = field_name
+        self.shard_count = shard_count
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        kwargs: dict[str, Any] = {}
+        if self.shard_count is not None:
+            kwargs["shard_count"] = self.shard_count
+        args = [self.model_name, self.archive_model_name, self.field_name]
+        return (self.__class__.__qualname__, args, kwargs)
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        """The models' Django state does not change: only where the rows live."""
+
+    def _models(self, app_label: str, state: Any) -> tuple[Any, Any]:
+        return (
+            state.apps.get_model(app_label, self.model_name),
+            state.apps.get_model(app_label, self.archive_model_name),
+        )
+
+    def _applies(self, schema_editor: Any, models: tuple[Any, Any]) -> bool:
+        from audit_events.distribution import citus_installed
+
+        alias = schema_editor.connection.alias
+        return all(self.allow_migrate_model(alias, m) for m in models) and citus_installed(
+            schema_editor.connection
+        )
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        from audit_events import distribution
+
+        models = self._models(app_label, to_state)
+        if self._applies(schema_editor, models):
+            statements = distribution.distribute_statements(
+                *models, self.field_name, self.shard_count
+            )
+            distribution.run_statements(schema_editor, statements)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        from audit_events import distribution
+
+        models = self._models(app_label, from_state)
+        if self._applies(schema_editor, models) and distribution.is_distributed(
+            models[0], schema_editor.connection.alias
+        ):
+            distribution.run_statements(
+                schema_editor, distribution.undistribute_statements(*models)
+            )
+
+    def describe(self) -> str:
+        return (
+            f"Distribute {self.model_name} and {self.archive_model_name} by "
+            f"{self.field_name} (Citus only)"
+        )
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"distribute_{self.model_name.lower()}"

@@ -169,6 +169,14 @@ def create_day_partitions(
 
     def create(day: datetime.date) -> str:
         def work(cursor: Any) -> str:
+            # On Citus a coordinator lock_timeout does not bound waits on the workers,
+            # and DDL is sent over one connection per worker (sql/step_statements.sql).
+            cursor.execute(
+                "SELECT set_config('statement_timeout', current_setting('lock_timeout'), true), "
+                "set_config('citus.multi_shard_modify_mode', 'sequential', true) "
+                "WHERE audit_events_is_distributed(%s::regclass)",
+                [_regclass_literal(connection, table)],
+            )
             cursor.execute(
                 "SELECT audit_events_create_day_partition(%s::regclass, %s)::text",
                 [_regclass_literal(connection, table), day],

@@ -32,6 +32,7 @@ from django.db.models.signals import post_save
 from django.db.utils import IntegrityError
 from psycopg import sql
 
+from audit_events.distribution import raise_without_shard_names
 from audit_events.exceptions import PartitioningError
 from audit_events.partitions import (
     column_of,
@@ -85,13 +86,18 @@ def save_event(event: models.Model, save: Callable[..., None], *args: Any, **kwa
             save(*args, **kwargs)
 
     if _day_is_safe(model, using, event.timestamp):  # type: ignore[attr-defined]
-        write()
+        try:
+            write()
+        except IntegrityError as exc:
+            raise_without_shard_names(exc, model)  # on Citus, errors name shards
+            raise
         return
     try:
         with transaction.atomic(using=using):
             write()
     except IntegrityError as exc:
         if not is_missing_partition_error(exc):
+            raise_without_shard_names(exc, model)
             raise
         _refuse_without_spool(event, exc)
         from audit_events.ondemand import write_to_new_day

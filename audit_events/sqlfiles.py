@@ -22,6 +22,8 @@ FUNCTION_FILES = (
     "premake.sql",
     "check_bounds.sql",
     "partition_status.sql",
+    "is_distributed.sql",
+    "step_statements.sql",
     "plan_maintenance.sql",
     "maintenance_statements.sql",
     "begin_maintenance.sql",

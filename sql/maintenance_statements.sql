@@ -2,9 +2,10 @@
 -- order to run them, for psql's \gexec (which runs each row as its own top-level
 -- statement, as DETACH ... CONCURRENTLY requires; a row holding two commands,
 -- such as an ATTACH and its ledger record, is sent as one query and so runs as
--- one transaction). sql/run_maintenance.psql does it all (owner check, advisory
--- lock, ON_ERROR_STOP, digests); by hand, with psql -X -v ON_ERROR_STOP=1, set a
--- short lock_timeout first:
+-- one transaction; on Citus each step comes between BEGIN and COMMIT, see
+-- audit_events_step_statements). sql/run_maintenance.psql does it all (owner
+-- check, advisory lock, ON_ERROR_STOP, digests); by hand, with psql -X -v
+-- ON_ERROR_STOP=1, set a short lock_timeout first:
 --   SET lock_timeout = '2s';
 --   SELECT public.audit_events_maintenance_statements(
 --       'public.audit_events_auditevent', 'public.audit_events_archivedauditevent',
@@ -26,7 +27,8 @@ AS $$
     SELECT u.statement
     FROM audit_events_plan_maintenance(live, archive, archive_before, first_day, last_day,
                                        expire_before, with_analyze) AS p
-    CROSS JOIN LATERAL pg_catalog.unnest(p.statements) WITH ORDINALITY AS u (statement, n)
+    CROSS JOIN LATERAL pg_catalog.unnest(audit_events_step_statements(live, p.action, p.statements))
+        WITH ORDINALITY AS u (statement, n)
     ORDER BY p.step, u.n
 $$;
 

@@ -34,6 +34,9 @@
 --            table). Before PostgreSQL 18 (no ANALYZE ONLY) ANALYZE of a parent
 --            also re-analyzes every partition, so the archive parent, which grows
 --            without bound, is only analyzed on 18 and later.
+-- On Citus (LIVE distributed, see audit_events_is_distributed), which refuses
+-- DETACH ... CONCURRENTLY, detaches are plain; audit_events_step_statements then
+-- makes each step one transaction.
 -- A day that would overlap a partition the target already has is left alone
 -- (STATEMENTS empty, DETAIL says why): it needs a decision by hand.
 -- When the table audit_events_archivedday exists (in LIVE's schema), archive and
@@ -89,6 +92,9 @@ DECLARE
     live_owner regrole := (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = live);
     day_q text;
     owner_fix text;
+    distributed boolean := audit_events_is_distributed(live);
+    detach_option text := CASE WHEN distributed THEN '' ELSE ' CONCURRENTLY' END;
+    ledger_statement text;
     s record;
     d date;
     target regclass;
@@ -186,10 +192,14 @@ BEGIN
             statements := statements || pg_catalog.format('DROP TABLE %s', day_q);
             detail := detail || 'drop it (past retention)';
             IF ledger IS NOT NULL THEN
-                statements[pg_catalog.cardinality(statements)] :=
-                    statements[pg_catalog.cardinality(statements)] || '; ' || pg_catalog.format(
+                ledger_statement := pg_catalog.format(
                     'DELETE FROM %s WHERE archive_table = %L AND day = %L',
                     ledger_q, archive_name, s.day);
+                IF distributed THEN  -- one transaction already (step_statements)
+                    statements := statements || ledger_statement;
+                ELSE  -- one query string: one implicit transaction
+                    statements[pg_catalog.cardinality(statements)] := statements[pg_catalog.cardinality(statements)] || '; ' || ledger_statement;
+                END IF;
             END IF;
             RETURN NEXT;
             CONTINUE;
@@ -215,11 +225,15 @@ BEGIN
             -- expiry was interrupted after its detach), and replacing its digest
             -- would launder whatever was done to the table while it was detached.
             IF ledger IS NOT NULL THEN
-                statements[pg_catalog.cardinality(statements)] :=
-                    statements[pg_catalog.cardinality(statements)] || '; ' || pg_catalog.format(
+                ledger_statement := pg_catalog.format(
                     'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                     ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
                     ' DO NOTHING', ledger_q, archive_name, s.day, '');
+                IF distributed THEN  -- one transaction already (step_statements)
+                    statements := statements || ledger_statement;
+                ELSE  -- one query string: one implicit transaction
+                    statements[pg_catalog.cardinality(statements)] := statements[pg_catalog.cardinality(statements)] || '; ' || ledger_statement;
+                END IF;
             END IF;
         END IF;
         RETURN NEXT;
@@ -301,17 +315,23 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        detail := pg_catalog.format('detach concurrently from %s, attach to %s', live, archive);
+        detail := pg_catalog.format('detach%s from %s, attach to %s',
+                                    pg_catalog.lower(detach_option), live, archive);
         statements := ARRAY[
-            pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', live_q, day_q),
+            pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s%s', live_q, day_q, detach_option),
             pg_catalog.format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
                    archive_q, day_q, s.lower_bound, s.upper_bound)];
         IF ledger IS NOT NULL THEN
-            statements[2] := statements[2] || '; ' || pg_catalog.format(
+            ledger_statement := pg_catalog.format(
                 'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                 ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
                 ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
                 ' digest = %L', ledger_q, archive_name, s.day, '', '');
+            IF distributed THEN  -- one transaction already (step_statements)
+                statements := statements || ledger_statement;
+            ELSE  -- one query string: one implicit transaction
+                statements[2] := statements[2] || '; ' || ledger_statement;
+            END IF;
         END IF;
         touched_live := true;
         touched_archive := true;
@@ -338,14 +358,20 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        detail := pg_catalog.format('detach concurrently from %s, drop (past retention)', archive);
+        detail := pg_catalog.format('detach%s from %s, drop (past retention)',
+                                    pg_catalog.lower(detach_option), archive);
         statements := ARRAY[
-            pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY', archive_q, day_q),
+            pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s%s', archive_q, day_q, detach_option),
             pg_catalog.format('DROP TABLE %s', day_q)];
         IF ledger IS NOT NULL THEN
-            statements[2] := statements[2] || '; ' || pg_catalog.format(
+            ledger_statement := pg_catalog.format(
                 'DELETE FROM %s WHERE archive_table = %L AND day = %L',
                 ledger_q, archive_name, s.day);
+            IF distributed THEN  -- one transaction already (step_statements)
+                statements := statements || ledger_statement;
+            ELSE  -- one query string: one implicit transaction
+                statements[2] := statements[2] || '; ' || ledger_statement;
+            END IF;
         END IF;
         touched_archive := true;
         RETURN NEXT;

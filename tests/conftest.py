@@ -23,13 +23,15 @@ from audit_events.testing import EmbeddedPostgres
 
 # tests/swapped/ needs the event models swapped at start-up, so it runs in a
 # second session with --ds=tests.settings_swapped (see the Makefile's test target).
-# tests/nomigrations/ runs in a third session, with --nomigrations.
+# tests/nomigrations/ runs in a third session, with --nomigrations; tests/citus/ on a
+# Citus cluster of its own (--ds=tests.settings_citus, AUDIT_EVENTS_CITUS=1).
 collect_ignore = [
     directory
     for directory, variable in (
         ("swapped", "AUDIT_EVENTS_SWAPPED"),
         ("nomigrations", "AUDIT_EVENTS_NOMIGRATIONS"),
         ("original", "AUDIT_EVENTS_ORIGINAL"),
+        ("citus", "AUDIT_EVENTS_CITUS"),
     )
     if not os.environ.get(variable)
 ]

@@ -1,0 +1,100 @@
+"""Citus support on plain PostgreSQL: all a no-op (the cluster tests are in tests/citus)."""
+
+import pytest
+from django.apps import apps
+from django.db import IntegrityError, connection
+from django.db.migrations.state import ProjectState
+
+from audit_events.distribution import (
+    citus_installed,
+    distribute_statements,
+    is_distributed,
+    raise_without_shard_names,
+    shard_error_message,
+)
+from audit_events.models import ArchivedAuditEvent, AuditEvent
+from audit_events.operations import DistributeByColumn
+
+pytestmark = pytest.mark.django_db
+
+LIVE, ARCHIVE = "audit_events_auditevent", "audit_events_archivedauditevent"
+
+
+def primary_key(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_constraint c "
+            "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+            "WHERE c.conrelid = %s::regclass AND c.contype = 'p'",
+            [table],
+        )
+        return list(cursor.fetchone()[0])
+
+
+def test_distribute_by_column_does_nothing_without_citus():
+    operation = DistributeByColumn("AuditEvent", "ArchivedAuditEvent", "object_id")
+    state = ProjectState.from_apps(apps)
+    with connection.schema_editor() as editor:
+        operation.database_forwards("audit_events", editor, state, state)
+    assert primary_key(LIVE) == primary_key(ARCHIVE) == ["id", "timestamp"]
+    assert not citus_installed(connection)
+    assert not is_distributed(AuditEvent) and not is_distributed(ArchivedAuditEvent)
+    with connection.schema_editor() as editor:
+        operation.database_backwards("audit_events", editor, state, state)
+    assert primary_key(LIVE) == ["id", "timestamp"]
+
+
+def test_distribute_by_column_deconstructs_and_checks_shard_count():
+    operation = DistributeByColumn("TenantEvent", "ArchivedTenantEvent", "tenant", shard_count=8)
+    assert operation.deconstruct() == (
+        "DistributeByColumn",
+        ["TenantEvent", "ArchivedTenantEvent", "tenant"],
+        {"shard_count": 8},
+    )
+    assert "Citus only" in operation.describe()
+    with pytest.raises(ValueError, match="shard_count"):
+        DistributeByColumn("TenantEvent", "ArchivedTenantEvent", "tenant", shard_count=0)
+
+
+def test_distribution_statements_lead_the_key_with_the_column_and_colocate():
+    statements = [
+        s.as_string(connection.connection)
+        for s in distribute_statements(AuditEvent, ArchivedAuditEvent, "object_id", 8)
+    ]
+    assert 'PRIMARY KEY ("object_id", "id", "timestamp")' in statements[2]
+    assert statements[4] == (
+        "SELECT create_distributed_table('audit_events_auditevent', 'object_id', shard_count => 8)"
+    )
+    assert "colocate_with => 'audit_events_auditevent'" in statements[5]
+
+
+def test_maintenance_plan_keeps_concurrently_and_one_statement_each_without_citus():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT audit_events_step_statements(%s::regclass, 'archive', "
+            "ARRAY['SELECT 1', 'SELECT 2'])",
+            [LIVE],
+        )
+        assert cursor.fetchone()[0] == ["SELECT 1", "SELECT 2"]
+
+
+def test_shard_names_in_error_messages_become_table_names():
+    message = (
+        'no partition of relation "swapapp_tenantevent_102009" found for row; '
+        'constraint "swapapp_tenantevent_p20250102_pkey_102041"; other "auth_user_102008"'
+    )
+    assert shard_error_message(message, ["swapapp_tenantevent"]) == (
+        'no partition of relation "swapapp_tenantevent" found for row; '
+        'constraint "swapapp_tenantevent_p20250102_pkey"; other "auth_user_102008"'
+    )
+
+
+def test_an_error_naming_a_shard_is_raised_again_as_its_own_class():
+    error = IntegrityError(
+        'duplicate key value violates unique constraint "audit_events_auditevent_pkey_102041"'
+    )
+    with pytest.raises(IntegrityError, match='"audit_events_auditevent_pkey"') as raised:
+        raise_without_shard_names(error, AuditEvent)
+    assert raised.value.__cause__ is error
+    raise_without_shard_names(IntegrityError("no shard here"), AuditEvent)  # returns
