@@ -192,8 +192,10 @@ def test_archive_statement_attaches_and_records_in_one_transaction(ledger):
         "'2025-01-02') WHERE action = 'archive'"
     ).fetchone()
     assert len(statements) == 2
-    assert statements[1].startswith("ALTER TABLE ev_archive ATTACH PARTITION ev_p20250101")
-    assert "; INSERT INTO audit_events_archivedday" in statements[1]
+    assert statements[1].startswith(
+        "ALTER TABLE public.ev_archive ATTACH PARTITION public.ev_p20250101"
+    )
+    assert "; INSERT INTO public.audit_events_archivedday" in statements[1]
 
 
 def test_psql_gexec_runs_the_attach_and_its_record_as_one_transaction(ledger):
