@@ -46,7 +46,10 @@ def reset_layout() -> None:
             .format(sql.Identifier(spool_table(get_audit_event_model())))
             .as_string(cursor.connection)
         )
-        cursor.execute("TRUNCATE audit_events_archivedday")
+        cursor.execute(
+            "TRUNCATE audit_events_archivedday, audit_events_sealedday, "
+            "audit_events_quarantinedevent"
+        )
     today = utc_today()
     ahead = settings.AUDIT_PARTITION_PREMAKE_DAYS
     create_day_partitions(get_audit_event_model(), today - DAY, today + ahead * DAY)
