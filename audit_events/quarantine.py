@@ -52,6 +52,7 @@ _INVALID = "not a valid event"
 _DUPLICATE = "its id is already stored"
 _ARCHIVED = "its day is archived"
 _NO_DAY = "its timestamp has no day a partition can hold"
+_DAY = datetime.timedelta(days=1)
 
 
 @dataclass
@@ -101,7 +102,7 @@ def drain_checked(
             ).format(spool),
             [
                 datetime.datetime.combine(FIRST_DAY, datetime.time(), tzinfo=datetime.UTC),
-                datetime.datetime.combine(LAST_DAY, datetime.time(), tzinfo=datetime.UTC),
+                datetime.datetime.combine(LAST_DAY, datetime.time(), tzinfo=datetime.UTC) + _DAY,
             ],
         )
         rows = cursor.fetchall()
@@ -243,7 +244,7 @@ def _quarantine_groups(using: str) -> list[tuple[datetime.date | None, str, int,
 
     live, _ = _models()
     lower = datetime.datetime.combine(FIRST_DAY, datetime.time(), tzinfo=datetime.UTC)
-    upper = datetime.datetime.combine(LAST_DAY, datetime.time(), tzinfo=datetime.UTC)
+    upper = datetime.datetime.combine(LAST_DAY, datetime.time(), tzinfo=datetime.UTC) + _DAY
     with connections[using].cursor() as cursor:
         _sql(
             cursor,
