@@ -97,7 +97,12 @@ def states() -> dict[str, tuple[str, datetime.date]]:
 
 
 def count_everywhere() -> int:
-    """Events in the live table, the archive table and the spool together."""
+    """Events in the live table, the archive table, the spool and the quarantine together.
+
+    Late events for a day sealed meanwhile are kept in the quarantine (amendments).
+    """
+    from audit_events.models import QuarantinedEvent
+
     with connection.cursor() as cursor:
         cursor.execute(
             sql.SQL("SELECT count(*) FROM {}")
@@ -105,7 +110,8 @@ def count_everywhere() -> int:
             .as_string(cursor.connection)
         )
         spooled = int(cursor.fetchone()[0])
-    return AuditEvent.objects.count() + ArchivedAuditEvent.objects.count() + spooled
+    held = QuarantinedEvent.objects.count()
+    return AuditEvent.objects.count() + ArchivedAuditEvent.objects.count() + spooled + held
 
 
 class Writers:

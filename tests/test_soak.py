@@ -98,7 +98,8 @@ def test_soak_nothing_lost_no_writer_error(tmp_path: Path, capsys):
     assert [r["errors"] for r in reports] == [[]] * WRITERS
     assert_each_exactly_once(ids)
     assert_layout_is_sound()
-    assert verify_archived_days() == []
+    # Writers write into old days too: those that rotation sealed meanwhile get amendments.
+    assert [p for p in verify_archived_days() if p.problem != "amended"] == []
     with capsys.disabled():
         print(
             f"\nsoak: {SECONDS:.0f} s, {WRITERS} writers, {len(ids)} events written "
