@@ -57,9 +57,15 @@ _DAY = datetime.timedelta(days=1)
 
 @dataclass
 class DrainedDay:
-    """What draining did for one UTC day of the spool."""
+    """What draining did for one UTC day of the spool.
+
+    ``refusal`` is why no row may join the day, judged once when the drain
+    meets it (sealed, archived), so that a day the drain itself creates in the
+    archive takes all of its spooled rows.
+    """
 
     day: datetime.date | None
+    refusal: str | None = None
     target: str = ""
     moved: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
@@ -108,8 +114,9 @@ def drain_checked(
         rows = cursor.fetchall()
     for event_id, timestamp in rows:
         day = None if timestamp is None else timestamp.astimezone(datetime.UTC).date()
-        drained = by_day.setdefault(day, DrainedDay(day))
-        _drain_one(using, event_id, day, drained, target_for_day)
+        if day not in by_day:
+            by_day[day] = DrainedDay(day, _NO_DAY if day is None else _day_refusal(using, day))
+        _drain_one(using, event_id, day, by_day[day], target_for_day)
     return [by_day[d] for d in sorted(by_day, key=lambda d: d or datetime.date.min)]
 
 
@@ -120,7 +127,7 @@ def _drain_one(
     drained: DrainedDay,
     target_for_day: Callable[[datetime.date], type[models.Model]],
 ) -> None:
-    reason = _NO_DAY if day is None else _refusal(using, event_id, day)
+    reason = drained.refusal or _row_refusal(using, event_id)
     if reason is None and day is not None:
         try:
             target = target_for_day(day)
@@ -142,10 +149,23 @@ def _drain_one(
     logger.warning("audit_events: spooled event %s quarantined: %s", event_id, reason)
 
 
-def _refusal(using: str, event_id: Any, day: datetime.date) -> str | None:
-    """Why the spooled row ``event_id`` of ``day`` must not enter history (or None)."""
+def _day_refusal(using: str, day: datetime.date) -> str | None:
+    """Why no spooled row may join ``day`` (sealed or archived), or None."""
     from audit_events.models import SealedDay
 
+    live, archive = _models()
+    if SealedDay.objects.using(using).filter(event_table=table_of(live), day=day).exists():
+        return AMENDMENT
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT audit_events_partition_for_day(%s::regclass, %s) IS NOT NULL",
+            [connections[using].ops.quote_name(table_of(archive)), day],
+        )
+        return _ARCHIVED if cursor.fetchone()[0] else None
+
+
+def _row_refusal(using: str, event_id: Any) -> str | None:
+    """Why the spooled row ``event_id`` must not enter history (or None)."""
     live, archive = _models()
     try:
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
@@ -168,15 +188,7 @@ def _refusal(using: str, event_id: Any, day: datetime.date) -> str | None:
         return f"{_INVALID}: {str(exc).strip()}"
     if not matches or matches[0] is not True:
         return _MISMATCH
-    if SealedDay.objects.using(using).filter(event_table=table_of(live), day=day).exists():
-        return AMENDMENT
     with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT audit_events_partition_for_day(%s::regclass, %s) IS NOT NULL",
-            [connections[using].ops.quote_name(table_of(archive)), day],
-        )
-        if cursor.fetchone()[0]:
-            return _ARCHIVED
         # Without the timestamp, each partition's primary key index is probed once.
         _sql(
             cursor,

@@ -420,3 +420,21 @@ def test_late_events_do_not_launder_an_earlier_edit():
     steps = rotate()
     assert ("seal", day) not in [(s.action, s.day) for s in steps]
     assert problems() == [(day, "amended"), (day, "changed")]
+
+
+@pytest.mark.parametrize("value", [-1, 721, 1.5, "1", True])
+def test_a_bad_seal_grace_is_refused_with_the_settings_name(value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from audit_events.conf import validate
+
+    with pytest.raises(ImproperlyConfigured, match="AUDIT_SEAL_GRACE_HOURS"):
+        validate("AUDIT_SEAL_GRACE_HOURS", value)
+
+
+@lifecycle_test
+def test_dry_run_lists_the_days_it_would_seal_and_seals_nothing():
+    day = day_with_rows(3, days_ago=4)
+    planned = rotate(dry_run=True)
+    assert ("seal", day) in [(s.action, s.day) for s in planned]
+    assert not SealedDay.objects.exists()
