@@ -263,10 +263,11 @@ def _run(using: str, window: _Window, *, dry_run: bool, drain: bool, analyze: bo
         done = [_execute(cursor, p) for p in planned if p.step.action not in _BEFORE_SEAL_OR_LAST]
         copy_seals_to_archived_days(using)
         drained = _drain(cursor, using, window) if drain else []
-        sealed += _seal(cursor, using, window) if drain else []
+        # Days the drain created (past their grace) are sealed too, in the same run.
+        drained += _seal(cursor, using, window) if drain else []
         analyzed = [_execute(cursor, p) for p in planned if p.step.action == "analyze"]
     forget_partitioned_days()
-    return [*first, *done, *drained, *sealed, *analyzed]
+    return [*first, *sealed, *done, *drained, *analyzed]
 
 
 _BEFORE_SEAL = ("repair", "create")
@@ -274,9 +275,11 @@ _BEFORE_SEAL_OR_LAST = ("repair", "create", "analyze")
 
 
 def _ordered(planned: list[Step], drains: list[Step], seals: list[Step]) -> list[Step]:
-    """The plan with drain and seal steps before the final analyze steps."""
+    """The plan in the order it runs: repair and create, seal, the moves, drain, analyze."""
+    first = [s for s in planned if s.action in _BEFORE_SEAL]
+    moves = [s for s in planned if s.action not in _BEFORE_SEAL_OR_LAST]
     analyze = [s for s in planned if s.action == "analyze"]
-    return [*(s for s in planned if s.action != "analyze"), *drains, *seals, *analyze]
+    return [*first, *seals, *moves, *drains, *analyze]
 
 
 def _models() -> tuple[type[models.Model], type[models.Model]]:

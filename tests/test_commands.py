@@ -45,6 +45,7 @@ def test_rotate_prints_one_line_per_step():
     lines = out.splitlines()
     # The fresh layout's yesterday is over: rotation seals it.
     assert [line.split()[0] for line in lines] == ["create", "create", "seal", "analyze"]
+    assert f"{utc_today() - DAY:%Y-%m-%d}" in lines[2]
     assert f"{utc_today() + 16 * DAY:%Y%m%d}" in lines[1]
 
 
