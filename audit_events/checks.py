@@ -246,7 +246,7 @@ def check_database(
     databases: Iterable[str] | None = None,
     **kwargs: Any,
 ) -> list[CheckMessage]:
-    """E001/E002: PostgreSQL >= 14; W002: partitions made ahead. Only for ``databases``."""
+    """E001/E002: PostgreSQL >= 14; W002: days made ahead; W003: quarantine. Only ``databases``."""
     if not databases:
         return []
     resolved, errors = _event_models()
@@ -259,7 +259,10 @@ def check_database(
         connection = connections[alias]
         version = getattr(connection, "pg_version", None)
         engine = engine_errors(alias, connection.vendor, version)
-        messages += engine or partitions_ahead_warnings(alias, resolved[0])
+        messages += engine or [
+            *partitions_ahead_warnings(alias, resolved[0]),
+            *quarantine_warnings(alias, resolved[0]),
+        ]
     return messages
 
 
@@ -356,6 +359,30 @@ def _storage_problem(alias: str, model: type[models.Model]) -> CheckMessage | No
         obj=model,
         id="audit_events.E008",
     )
+
+
+def quarantine_warnings(alias: str, model: type[models.Model]) -> list[CheckMessage]:
+    """W003 when spooled rows are held in quarantine (skipped before ``migrate``)."""
+    from audit_events.models import QuarantinedEvent
+    from audit_events.quarantine import quarantined_count
+
+    with connections[alias].cursor() as cursor:
+        tables = connections[alias].introspection.table_names(cursor)
+    if QuarantinedEvent._meta.db_table not in tables:
+        return []
+    held = quarantined_count(alias)
+    if not held:
+        return []
+    return [
+        Warning(
+            f"{held} spooled row(s) of {model._meta.db_table!r} on database {alias!r} are held "
+            "in quarantine: rotation kept them out of history (invalid, a reused id, or a late "
+            "event for a sealed or archived day).",
+            hint="Run python manage.py verify_audit_events to see them; see docs/reliability.md.",
+            obj=model,
+            id="audit_events.W003",
+        )
+    ]
 
 
 def days_ahead(days: set[datetime.date], today: datetime.date) -> int:

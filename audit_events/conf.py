@@ -79,6 +79,8 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_LOCK_TIMEOUT_MS": 2000,
     "AUDIT_DDL_RETRIES": 5,
     "AUDIT_CREATE_DAYS_ON_WRITE": True,
+    # Hours after a UTC day ends before rotation seals it (late events).
+    "AUDIT_SEAL_GRACE_HOURS": 1,
     # Read API (audit_events.rest, optional extra "drf").
     "AUDIT_REST_PERMISSION_CLASSES": (
         "rest_framework.permissions.IsAdminUser",
@@ -135,6 +137,10 @@ def _is_optional_positive_int(value: Any) -> bool:
     return value is None or _is_positive_int(value)
 
 
+def _is_grace(value: Any) -> bool:
+    return _is_non_negative_int(value) and value <= 720
+
+
 _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "AUDIT_EVENT_MODEL": (_is_str, 'a string "app_label.ModelName"'),
     "AUDIT_EVENT_ARCHIVE_MODEL": (_is_str, 'a string "app_label.ModelName"'),
@@ -155,6 +161,7 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "AUDIT_LOCK_TIMEOUT_MS": (_is_positive_int, "milliseconds (int >= 1)"),
     "AUDIT_DDL_RETRIES": (_is_non_negative_int, "a number of retries (int >= 0)"),
     "AUDIT_CREATE_DAYS_ON_WRITE": (_is_bool, "True or False"),
+    "AUDIT_SEAL_GRACE_HOURS": (_is_grace, "a number of hours (int, 0 to 720)"),
     "AUDIT_REST_PERMISSION_CLASSES": (
         _is_str_sequence,
         'a list of dotted paths, e.g. ["rest_framework.permissions.IsAdminUser"]',

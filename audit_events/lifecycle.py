@@ -9,10 +9,17 @@
 3. **archive** live days older than ``AUDIT_ARCHIVE_AFTER_DAYS``: detach
    concurrently, attach to the archive table (same physical table, no row copied);
 4. **expire** archive days older than ``AUDIT_ARCHIVE_RETENTION_DAYS`` (if set);
-5. **drain** the spool: events kept because their day had no partition;
-6. **analyze** the parents that changed.
+5. **drain** the spool: events kept because their day had no partition, each
+   checked first; a row that is not a valid event of its own columns, reuses a
+   stored id or falls on a sealed or archived day is quarantined instead
+   (``audit_events.quarantine``);
+6. **seal** every closed day past ``AUDIT_SEAL_GRACE_HOURS`` that has no seal yet:
+   close its partition to new rows and record its row count and digest
+   (``audit_events.tamper``); this runs before step 3 too, so that archiving
+   moves sealed days;
+7. **analyze** the parents that changed.
 
-Steps 1-4 and 6 are planned by the SQL function ``audit_events_plan_maintenance``
+Steps 1-4 and 7 are planned by the SQL function ``audit_events_plan_maintenance``
 (``sql/plan_maintenance.sql``), the same one a DBA runs with ``psql \\gexec``, so
 the two paths cannot disagree. Each statement runs at top level in its own
 transaction on a dedicated autocommit connection (one statement string may
@@ -33,15 +40,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
 from psycopg import sql
 
 from audit_events.conf import settings
 from audit_events.exceptions import PartitioningError
 from audit_events.locks import release_rotation_lock, retry_on_lock_timeout, try_rotation_lock
 from audit_events.partitions import table_of, utc_today
-from audit_events.spool import drain_day, forget_partitioned_days, spooled_counts
-from audit_events.tamper import forget_day_digest, record_missing_digests, verify_archived_days
+from audit_events.quarantine import drain_checked
+from audit_events.spool import forget_partitioned_days, spool_table, spooled_counts
+from audit_events.tamper import close_day_table, copy_seals_to_archived_days, days_to_seal, seal_day
 
 __all__ = [
     "PartitionStatus",
@@ -63,8 +71,9 @@ class Step:
 
     Attributes:
         action: ``"repair"``, ``"create"``, ``"archive"``, ``"expire"``,
-            ``"drain"``, ``"analyze"`` or ``"digest"`` (tamper evidence of an
-            archived day, see ``audit_events.tamper``).
+            ``"drain"``, ``"quarantine"`` (spooled rows kept out of history, see
+            ``audit_events.quarantine``), ``"seal"`` (row count and digest of a
+            closed day, see ``audit_events.tamper``) or ``"analyze"``.
         table: the day table (or, for ``analyze`` and ``drain``, the parent).
         day: the UTC day concerned, ``None`` for ``analyze``.
         detail: what the step does, in words.
@@ -103,6 +112,7 @@ class _Window:
     """The days a run works on, computed in Python (never ``now()`` in SQL)."""
 
     archive_before: datetime.date
+    seal_now: datetime.datetime | None = None
     first_day: datetime.date | None = None
     last_day: datetime.date | None = None
     expire_before: datetime.date | None = None
@@ -122,14 +132,16 @@ def rotate(
 ) -> list[Step]:
     """Run (or with ``dry_run``, plan) one rotation of the event and archive tables.
 
-    Repairs interrupted work, premakes partitions, archives aged days, expires
-    archive days past retention, drains the spool and analyzes changed parents.
+    Repairs interrupted work, premakes partitions, seals closed days, archives
+    aged days, expires archive days past retention, drains the spool (checking
+    each row, quarantining the refused ones) and analyzes changed parents.
     Safe to run at any time and to interrupt; a second run at the same time
     raises ``RotationInProgress`` and does nothing.
 
     Args:
         using: the database alias.
-        today: the UTC day to count from (default: today).
+        today: the UTC day to count from (default: today, and the grace of
+            sealing counts from now; with ``today``, from its midnight).
         dry_run: only return the plan; change nothing and take no lock.
 
     Returns:
@@ -141,8 +153,8 @@ def rotate(
             repairs what this one left.
         ImproperlyConfigured: retention is not longer than the archive age.
     """
-    window = _rotation_window(today or utc_today())
-    return _run(using, window, dry_run=dry_run, drain=True, analyze=True, digest=True)
+    window = _rotation_window(today or utc_today(), today is None)
+    return _run(using, window, dry_run=dry_run, drain=True, analyze=True)
 
 
 def archive_older_than(
@@ -151,7 +163,6 @@ def archive_older_than(
     *,
     today: datetime.date | None = None,
     dry_run: bool = False,
-    record_digests: bool = True,
 ) -> list[Step]:
     """Move every live day older than ``older_than`` days to the archive table.
 
@@ -164,10 +175,10 @@ def archive_older_than(
     This is what ``manage.py archive_audit_events`` and the Celery task
     ``archive_old_audit_events`` run.
 
-    After the moves, the tamper-evidence digest of each newly archived day is
-    recorded (``audit_events.tamper``): a read of the whole day that blocks
-    nobody and grows with its rows. ``record_digests=False`` leaves that to the
-    next rotation.
+    No row is read: a day's seal (row count and digest) was recorded by
+    rotation when the day closed, and stays with it (``audit_events.tamper``);
+    a day archived before it was sealed is sealed by the next rotation, and
+    ``verify_audit_events`` reports it as unsealed meanwhile.
 
     Args:
         older_than: days to keep live (default ``AUDIT_ARCHIVE_AFTER_DAYS``); a day
@@ -175,7 +186,6 @@ def archive_older_than(
         using: the database alias.
         today: the UTC day to count from (default: today).
         dry_run: only return the plan; change nothing and take no lock.
-        record_digests: record the digests of the archived days now.
 
     Returns:
         The steps, in the order they ran.
@@ -188,7 +198,7 @@ def archive_older_than(
     days = settings.AUDIT_ARCHIVE_AFTER_DAYS if older_than is None else _checked_days(older_than)
     window = _Window(archive_before=(today or utc_today()) - days * _DAY)
     # Drains the spool too: it is the only job django-audit-events had people schedule.
-    return _run(using, window, dry_run=dry_run, drain=True, analyze=False, digest=record_digests)
+    return _run(using, window, dry_run=dry_run, drain=True, analyze=False)
 
 
 def partition_status(using: str = DEFAULT_DB_ALIAS) -> list[PartitionStatus]:
@@ -214,7 +224,7 @@ def days_made_ahead(statuses: list[PartitionStatus], today: datetime.date | None
 # --- Windows ----------------------------------------------------------------------
 
 
-def _rotation_window(today: datetime.date) -> _Window:
+def _rotation_window(today: datetime.date, now: bool = True) -> _Window:
     after = settings.AUDIT_ARCHIVE_AFTER_DAYS
     retention = settings.AUDIT_ARCHIVE_RETENTION_DAYS
     if retention is not None and retention <= after:
@@ -224,8 +234,10 @@ def _rotation_window(today: datetime.date) -> _Window:
             "would be dropped as soon as they are archived. Raise it, or set None to keep "
             "archived days forever."
         )
+    midnight = datetime.datetime.combine(today, datetime.time(), tzinfo=datetime.UTC)
     return _Window(
         archive_before=today - after * _DAY,
+        seal_now=datetime.datetime.now(datetime.UTC) if now else midnight,
         first_day=today,
         last_day=today + settings.AUDIT_PARTITION_PREMAKE_DAYS * _DAY,
         expire_before=None if retention is None else today - retention * _DAY,
@@ -241,32 +253,39 @@ def _checked_days(value: Any) -> int:
 # --- Running a plan -----------------------------------------------------------------
 
 
-def _run(
-    using: str, window: _Window, *, dry_run: bool, drain: bool, analyze: bool, digest: bool
-) -> list[Step]:
+def _run(using: str, window: _Window, *, dry_run: bool, drain: bool, analyze: bool) -> list[Step]:
     live, _ = _models()
     if dry_run:
         with connections[using].cursor() as cursor:
             planned = _plan(cursor, using, window, analyze)
             drains = _drain_plan(cursor, using, window) if drain else []
-        digests = _digest_plan(using, planned, drains) if digest else []
-        return [*_ordered([p.step for p in planned], drains), *digests]
+        return _ordered([p.step for p in planned], drains, _seal_plan(using, window))
     with _maintenance_session(using, table_of(live)) as cursor:
         planned = retry_on_lock_timeout(
             lambda: _plan(cursor, using, window, analyze), f"plan maintenance of {table_of(live)}"
         )
-        done = [_execute(cursor, p) for p in planned if p.step.action != "analyze"]
+        first = [_execute(cursor, p) for p in planned if p.step.action in _BEFORE_SEAL]
+        sealed = _seal(cursor, using, window)
+        done = [_execute(cursor, p) for p in planned if p.step.action not in _BEFORE_SEAL_OR_LAST]
+        copy_seals_to_archived_days(using)
         drained = _drain(cursor, using, window) if drain else []
+        # Days the drain created (past their grace) are sealed too, in the same run.
+        drained += _seal(cursor, using, window) if drain else []
         analyzed = [_execute(cursor, p) for p in planned if p.step.action == "analyze"]
-        digested = _record_digests(using) if digest else []
     forget_partitioned_days()
-    return [*done, *drained, *analyzed, *digested]
+    return [*first, *sealed, *done, *drained, *analyzed]
 
 
-def _ordered(planned: list[Step], drains: list[Step]) -> list[Step]:
-    """The plan with drain steps before the final analyze steps, as they run."""
+_BEFORE_SEAL = ("repair", "create")
+_BEFORE_SEAL_OR_LAST = ("repair", "create", "analyze")
+
+
+def _ordered(planned: list[Step], drains: list[Step], seals: list[Step]) -> list[Step]:
+    """The plan in the order it runs: repair and create, seal, the moves, drain, analyze."""
+    first = [s for s in planned if s.action in _BEFORE_SEAL]
+    moves = [s for s in planned if s.action not in _BEFORE_SEAL_OR_LAST]
     analyze = [s for s in planned if s.action == "analyze"]
-    return [*(s for s in planned if s.action != "analyze"), *drains, *analyze]
+    return [*first, *seals, *moves, *drains, *analyze]
 
 
 def _models() -> tuple[type[models.Model], type[models.Model]]:
@@ -403,30 +422,40 @@ def _finalize_statement(cursor: Any, table: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def _digest_plan(using: str, planned: list[_Planned], drains: list[Step]) -> list[Step]:
-    """The digest steps a real run would end with: every archived day left without a
-    digest, every day the plan records in the ledger, every archive day drained into."""
-    from audit_events.models import ArchivedDay
+# --- Sealing ----------------------------------------------------------------------
 
-    archive = table_of(_models()[1])
-    attached = {s.day for s in partition_status(using) if s.state == "archived"}
-    unsealed = ArchivedDay.objects.using(using).filter(archive_table=archive, digest="")
-    days: set[datetime.date | None] = set(attached & set(unsealed.values_list("day", flat=True)))
-    days |= {p.step.day for p in planned if any("INSERT INTO" in s for s in p.statements)}
-    days |= {s.day for s in drains if s.table == archive}
+
+def _close(cursor: Any, table: str) -> None:
+    retry_on_lock_timeout(lambda: close_day_table(cursor, table), f"close {table} to new rows")
+
+
+def _seal_plan(using: str, window: _Window) -> list[Step]:
+    if window.seal_now is None:
+        return []
     return [
-        Step("digest", archive, day, "record row count and digest")
-        for day in sorted(d for d in days if d is not None)
+        Step("seal", table, day, "close to new rows, record row count and digest")
+        for day, table, _state in days_to_seal(using, window.seal_now)
     ]
 
 
-def _record_digests(using: str) -> list[Step]:
-    """Digest archived days that have none yet (reads whole days: after the moves)."""
-    archive = table_of(_models()[1])
-    return [
-        Step("digest", archive, day, "record row count and digest")
-        for day in record_missing_digests(using)
-    ]
+def _seal(cursor: Any, using: str, window: _Window) -> list[Step]:
+    """Seal every closed day past its grace: close its table, then digest it.
+
+    The trigger is committed first, in its own short transaction (it waits for
+    the lock on that one day table only); the digest is then read from a day
+    that can no longer change, and never holds a lock that writers wait for.
+    """
+    if window.seal_now is None:
+        return []
+    steps = []
+    for day, table, state in days_to_seal(using, window.seal_now):
+        if state == "live":
+            _close(cursor, table)
+        found = seal_day(day, table, state, using)
+        step = Step("seal", table, day, f"sealed {found.row_count} rows, sha256 {found.digest}")
+        logger.info("audit_events: %s", step)
+        steps.append(step)
+    return steps
 
 
 # --- Draining the spool -----------------------------------------------------------
@@ -469,44 +498,24 @@ def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
     return steps
 
 
-def _still_matches_its_digest(day: datetime.date, using: str) -> bool:
-    problems = [
-        p
-        for p in verify_archived_days(using, days=[day])
-        if p.problem not in ("unrecorded", "repaired")
-    ]
-    for problem in problems:
-        logger.warning(
-            "audit_events: archived day %s no longer matches its digest (%s) before late "
-            "events were filed into it; its recorded digest is kept for verify_audit_events",
-            day,
-            problem.problem,
-        )
-    return not problems
-
-
 def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
-    live, _ = _models()
-    steps = []
-    for day, _count in spooled_counts(live, using):
+    def target_for_day(day: datetime.date) -> type[models.Model]:
         target, create = _drain_target(cursor, using, window, day)
         if create:
             _create_partition(cursor, using, target, day)
-        # Late events legitimately change an archived day, whose digest is then
-        # recorded again; but only if the day still matched its digest before:
-        # otherwise re-recording would launder an earlier edit.
-        intact = target is live or _still_matches_its_digest(day, using)
-        # One transaction: a kill between the move and the reset would leave the
-        # day's old digest over its new rows, reported as tampering.
-        with transaction.atomic(using=using):
-            moved = drain_day(live, target, day, using)
-            if target is not live and intact:
-                forget_day_digest(target, day, using)
-        step = Step(
-            "drain", table_of(target), day, f"moved {moved} spooled events into {table_of(target)}"
-        )
+        return target
+
+    steps = []
+    spool = spool_table(_models()[0])
+    for drained in drain_checked(using, target_for_day):
+        if drained.moved:
+            detail = f"moved {drained.moved} spooled events into {drained.target}"
+            steps.append(Step("drain", drained.target, drained.day, detail))
+        for reason, count in sorted(drained.quarantined.items()):
+            detail = f"kept {count} spooled row(s) out of history: {reason}"
+            steps.append(Step("quarantine", spool, drained.day, detail))
+    for step in steps:
         logger.info("audit_events: %s", step)
-        steps.append(step)
     return steps
 
 

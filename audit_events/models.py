@@ -33,6 +33,8 @@ __all__ = [
     "ArchivedAuditEvent",
     "ArchivedDay",
     "AuditEvent",
+    "QuarantinedEvent",
+    "SealedDay",
     "get_audit_event_archive_model",
     "get_audit_event_model",
 ]
@@ -179,6 +181,61 @@ class ArchivedDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.archive_table} {self.day:%Y-%m-%d}"
+
+
+class SealedDay(models.Model):
+    """The seal of one closed UTC day of an event table: its row count and digest.
+
+    Rotation seals each day once it is over and ``AUDIT_SEAL_GRACE_HOURS`` have
+    passed (see ``audit_events.tamper``); the seal stays with the day when it is
+    archived. ``event_table`` is the live table's name (the pair of live and
+    archive tables it belongs to); ``hashed_columns`` the columns the digest
+    covers, so that a column added later leaves the seal valid.
+    """
+
+    event_table = models.CharField(max_length=63)
+    day = models.DateField()
+    sealed_at = models.DateTimeField(default=timezone.now)
+    row_count = models.BigIntegerField()
+    digest = models.CharField(max_length=64)
+    hashed_columns = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_table", "day"], name="audit_events_sealedday_unique"
+            ),
+        ]
+        ordering = ["event_table", "day"]
+
+    def __str__(self) -> str:
+        return f"{self.event_table} {self.day:%Y-%m-%d}: {self.row_count} rows"
+
+
+class QuarantinedEvent(models.Model):
+    """A spooled row that rotation kept out of history, and why.
+
+    The spool is writable by the application role; a row that does not match
+    its own columns, is not a valid event, reuses a stored id or falls on a
+    sealed or archived day is moved here instead of into an event table. The
+    application role cannot write this table; reported by rotation,
+    ``audit_partitions``, ``verify_audit_events`` and check W003.
+    """
+
+    event_table = models.CharField(max_length=63)
+    event_id = models.TextField()
+    timestamp = models.DateTimeField(null=True, blank=True)
+    day = models.DateField(null=True, blank=True)
+    row = models.JSONField()
+    reason = models.TextField()
+    spooled_at = models.DateTimeField(null=True, blank=True)
+    quarantined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["event_table", "day", "quarantined_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_table} {self.day:%Y-%m-%d} {self.event_id}: {self.reason}"
 
 
 def archive_timestamp_of_day(model: type[models.Model]) -> models.Subquery:

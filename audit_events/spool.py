@@ -128,13 +128,14 @@ def is_missing_partition_error(exc: BaseException) -> bool:
 def _day_is_safe(model: type[models.Model], using: str, timestamp: datetime.datetime) -> bool:
     """Whether an event at ``timestamp`` can be inserted without a savepoint.
 
-    Only days from yesterday on that are known to have a partition: an older day
-    may be archived (its partition detached) by a concurrent rotation.
+    Only today, when known to have a partition: an older day may be sealed
+    (its partition then refuses new rows) or archived (detached) by a
+    concurrent rotation.
     """
     if timestamp is None or timestamp.tzinfo is None:
         return False
     day = partition_day(timestamp)
-    if day < utc_today() - datetime.timedelta(days=1):
+    if day < utc_today():
         return False
     return day in _partitioned_days(model, using)
 

@@ -21,7 +21,7 @@ from psycopg import sql
 from audit_events.guard import GUARD_FILES, install_statements
 from audit_events.partitions import partition_table, premake_in_migration, table_of
 from audit_events.sqlfiles import FUNCTION_FILES, read_sql
-from audit_events.tamper import DIGEST_FILES
+from audit_events.tamper import DIGEST_FILES, SEAL_FILES
 
 __all__ = ["install_storage", "storage_problem"]
 
@@ -113,7 +113,7 @@ def _install_functions(using: str) -> None:
     if not _missing_functions(using):
         return
     with connections[using].cursor() as cursor:
-        for name in (*FUNCTION_FILES, *GUARD_FILES, *DIGEST_FILES):
+        for name in (*FUNCTION_FILES, *GUARD_FILES, *DIGEST_FILES, *SEAL_FILES):
             cursor.execute(read_sql(name))
 
 

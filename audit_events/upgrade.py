@@ -47,7 +47,7 @@ from audit_events.partitions import (
     table_of,
     utc_today,
 )
-from audit_events.tamper import forget_day_digest, record_missing_digests, verify_archived_days
+from audit_events.tamper import days_to_seal, seal_day, verify_days
 
 __all__ = [
     "LEGACY_TABLE",
@@ -219,9 +219,9 @@ def upgrade(
         intact = target is live or day_plan.copied == 0 or _digest_intact(using, day_plan.day)
         copied = _copy_day(using, day_plan, statements[key], is_archive=target is archive)
         if target is archive and day_plan.copied and intact:
-            # Late rows legitimately change a day whose digest was recorded: record it again
-            # (only if it still matched before, so that an earlier edit is not laundered).
-            forget_day_digest(archive, day_plan.day, using)
+            # Late source rows legitimately change an imported day that was sealed: seal
+            # it again (only if it still matched before, so an earlier edit is not laundered).
+            _unseal(using, day_plan.day)
         total += copied
         if progress is not None:
             progress(day_plan, copied)
@@ -323,7 +323,23 @@ def _record_archived_day(
 
 
 def _digest_intact(using: str, day: datetime.date) -> bool:
-    return not [p for p in verify_archived_days(using, days=[day]) if p.problem != "unrecorded"]
+    return not [p for p in verify_days(using, days=[day]) if p.problem in _TAMPERED]
+
+
+_TAMPERED = ("changed", "removed", "added", "missing")
+
+
+def _unseal(using: str, day: datetime.date) -> None:
+    """Forget an imported archive day's seal, so that ``record_and_verify_digests``
+    seals it again with the rows the import added since."""
+    from audit_events.models import ArchivedDay, SealedDay
+
+    live, archive = _models()
+    with transaction.atomic(using=using):
+        SealedDay.objects.using(using).filter(event_table=table_of(live), day=day).delete()
+        ArchivedDay.objects.using(using).filter(archive_table=table_of(archive), day=day).update(
+            row_count=None, digest=""
+        )
 
 
 # --- Verification and clean-up -----------------------------------------------------
@@ -332,16 +348,20 @@ def _digest_intact(using: str, day: datetime.date) -> bool:
 def record_and_verify_digests(
     using: str = DEFAULT_DB_ALIAS,
 ) -> tuple[list[datetime.date], list[Any]]:
-    """Record the tamper digests of archived days that have none (the imported ones), then
-    check every imported archive day against its digest.
+    """Seal the archived days that have no seal (the imported ones: row count and
+    digest), then check every imported archive day against its seal.
 
     Returns:
         The days whose digest was recorded now, and the ``DayProblem``s found.
     """
     _live, archive = _models()
-    recorded = record_missing_digests(using)
+    now = datetime.datetime.now(datetime.UTC)
+    unsealed = [
+        (day, table) for day, table, state in days_to_seal(using, now) if state == "archived"
+    ]
+    recorded = [day for day, table in unsealed if seal_day(day, table, "archived", using)]
     days = sorted({p.day for p in plan(using) if p.target == table_of(archive)})
-    problems = [p for p in verify_archived_days(using, days=days) if p.problem != "unrecorded"]
+    problems = [p for p in verify_days(using, days=days) if p.problem in _TAMPERED]
     return recorded, problems
 
 

@@ -46,7 +46,10 @@ def reset_layout() -> None:
             .format(sql.Identifier(spool_table(get_audit_event_model())))
             .as_string(cursor.connection)
         )
-        cursor.execute("TRUNCATE audit_events_archivedday")
+        cursor.execute(
+            "TRUNCATE audit_events_archivedday, audit_events_sealedday, "
+            "audit_events_quarantinedevent"
+        )
     today = utc_today()
     ahead = settings.AUDIT_PARTITION_PREMAKE_DAYS
     create_day_partitions(get_audit_event_model(), today - DAY, today + ahead * DAY)
@@ -94,7 +97,12 @@ def states() -> dict[str, tuple[str, datetime.date]]:
 
 
 def count_everywhere() -> int:
-    """Events in the live table, the archive table and the spool together."""
+    """Events in the live table, the archive table, the spool and the quarantine together.
+
+    Late events for a day sealed meanwhile are kept in the quarantine (amendments).
+    """
+    from audit_events.models import QuarantinedEvent
+
     with connection.cursor() as cursor:
         cursor.execute(
             sql.SQL("SELECT count(*) FROM {}")
@@ -102,7 +110,8 @@ def count_everywhere() -> int:
             .as_string(cursor.connection)
         )
         spooled = int(cursor.fetchone()[0])
-    return AuditEvent.objects.count() + ArchivedAuditEvent.objects.count() + spooled
+    held = QuarantinedEvent.objects.count()
+    return AuditEvent.objects.count() + ArchivedAuditEvent.objects.count() + spooled + held
 
 
 class Writers:

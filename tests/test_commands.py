@@ -43,7 +43,9 @@ def test_rotate_prints_one_line_per_step():
     with override_settings(AUDIT_PARTITION_PREMAKE_DAYS=16):
         out, _ = _run("rotate_audit_partitions")
     lines = out.splitlines()
-    assert [line.split()[0] for line in lines] == ["create", "create", "analyze"]
+    # The fresh layout's yesterday is over: rotation seals it.
+    assert [line.split()[0] for line in lines] == ["create", "create", "seal", "analyze"]
+    assert f"{utc_today() - DAY:%Y-%m-%d}" in lines[2]
     assert f"{utc_today() + 16 * DAY:%Y%m%d}" in lines[1]
 
 
@@ -52,11 +54,14 @@ def test_rotate_dry_run_prints_the_plan_and_changes_nothing():
     insert_rows(utc_today() - 100 * DAY, 10)
     before = _catalog()
     out, _ = _run("rotate_audit_partitions", "--dry-run")
-    assert out.startswith("would archive")
+    # The old day is sealed first (it closed long ago), then archived.
+    assert out.startswith(f"would seal    {utc_today() - 100 * DAY}")
+    assert f"would archive {utc_today() - 100 * DAY}" in out
     assert _catalog() == before
 
 
 def test_rotate_with_nothing_to_do_says_so():
+    _run("rotate_audit_partitions")
     out, _ = _run("rotate_audit_partitions")
     assert out == "Nothing to do.\n"
 
@@ -65,9 +70,9 @@ def test_archive_command_archives_days_older_than_the_option():
     today = utc_today()
     create_day_partitions(AuditEvent, today - 40 * DAY, today - 29 * DAY)
     out, _ = _run("archive_audit_events", "--older-than", "35")
-    # The moves, then the digest of each archived day (tamper evidence, read after the
-    # moves); ANALYZE (whose cost grows with the data) is left to the rotation.
-    assert [line.split()[0] for line in out.splitlines()] == ["archive"] * 5 + ["digest"] * 5
+    # The moves only: no step reads a day's rows (sealing is rotation's), and ANALYZE
+    # (whose cost grows with the data) is left to the rotation.
+    assert [line.split()[0] for line in out.splitlines()] == ["archive"] * 5
     assert sorted(d for s, d in states().values() if s == "archived") == [
         today - n * DAY for n in range(40, 35, -1)
     ]

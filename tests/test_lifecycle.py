@@ -79,6 +79,7 @@ def test_rotation_premakes_partitions_and_analyzes_the_live_parent():
 
 
 def test_rotation_with_nothing_to_do_does_nothing():
+    rotate()  # seals yesterday (the fresh layout's first day) once its grace is over
     assert rotate() == []
 
 
@@ -183,7 +184,11 @@ def test_dry_run_is_the_sql_plan_and_changes_nothing():
             [today - 5 * DAY, today, today + 16 * DAY, today - 14 * DAY],
         )
         sql_plan = cursor.fetchall()
-    # The run ends with the digests of the days it archives (tamper evidence).
-    assert [(s.action, s.table, s.day) for s in planned if s.action != "digest"] == sql_plan
-    assert {s.action for s in planned} == {"repair", "create", "archive", "analyze", "digest"}
+    # Sealing is planned in Python (it reads the seal ledger): it runs after repair and
+    # create and before the moves, so that archiving moves sealed days.
+    assert [(s.action, s.table, s.day) for s in planned if s.action != "seal"] == sql_plan
+    assert {s.action for s in planned} == {"repair", "create", "archive", "seal", "analyze"}
+    actions = [s.action for s in planned]
+    assert actions.index("seal") > max(i for i, a in enumerate(actions) if a == "create")
+    assert max(i for i, a in enumerate(actions) if a == "seal") < actions.index("archive")
     assert _catalog_and_ledger() == before

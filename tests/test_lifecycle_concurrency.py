@@ -57,6 +57,7 @@ def test_writers_lose_nothing_while_archive_runs_repeatedly():
 
 
 def test_second_rotation_while_one_runs_raises_rotation_in_progress():
+    rotate()  # seals yesterday, so that the last run below has nothing to do
     params = connection.get_connection_params()
     dsn = psycopg.conninfo.make_conninfo(
         host=params["host"], port=params["port"], user=params["user"], dbname=params["dbname"]

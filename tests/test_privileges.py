@@ -17,7 +17,13 @@ from django.db import ProgrammingError, connection, connections
 from psycopg import errors, sql
 
 from audit_events.lifecycle import partition_status
-from audit_events.models import ArchivedAuditEvent, ArchivedDay, AuditEvent
+from audit_events.models import (
+    ArchivedAuditEvent,
+    ArchivedDay,
+    AuditEvent,
+    QuarantinedEvent,
+    SealedDay,
+)
 from audit_events.partitions import create_day_partitions, day_bounds, utc_today
 from audit_events.spool import spool_table
 from tests.fixtures_lifecycle import (
@@ -34,6 +40,7 @@ APP, MAINTAINER = "audit_events_test_app", "audit_events_test_maintainer"
 PASSWORD = "audit-events-test-only"  # a throwaway role on the test server
 LIVE, ARCHIVE = AuditEvent._meta.db_table, ArchivedAuditEvent._meta.db_table
 SPOOL, LEDGER = spool_table(AuditEvent), ArchivedDay._meta.db_table
+SEALS, QUARANTINE = SealedDay._meta.db_table, QuarantinedEvent._meta.db_table
 
 
 def run(cursor, statement, params=()):
@@ -43,7 +50,8 @@ def run(cursor, statement, params=()):
 def audit_tables() -> list[str]:
     """Parents, spool, ledger and every day table (regclass text)."""
     tables = [
-        sql.Identifier(t).as_string(connection.connection) for t in (LIVE, ARCHIVE, SPOOL, LEDGER)
+        sql.Identifier(t).as_string(connection.connection)
+        for t in (LIVE, ARCHIVE, SPOOL, LEDGER, SEALS, QUARANTINE)
     ]
     return tables + [s.table for s in partition_status()]
 
@@ -55,12 +63,13 @@ def set_owner(role: str) -> None:
                 cursor,
                 sql.SQL("ALTER TABLE {} OWNER TO {}").format(sql.SQL(table), sql.Identifier(role)),
             )
-        run(
-            cursor,
-            sql.SQL("ALTER SEQUENCE {} OWNER TO {}").format(
-                sql.Identifier(f"{LEDGER}_id_seq"), sql.Identifier(role)
-            ),
-        )
+        for table in (LEDGER, SEALS, QUARANTINE):
+            run(
+                cursor,
+                sql.SQL("ALTER SEQUENCE {} OWNER TO {}").format(
+                    sql.Identifier(f"{table}_id_seq"), sql.Identifier(role)
+                ),
+            )
 
 
 def wrapper_for(alias: str, role: str):
@@ -260,3 +269,176 @@ def test_maintenance_role_rotates_archives_and_drains(app):
     with pytest.raises(ProgrammingError, match="may not create day tables"):
         create_day_partitions(AuditEvent, ahead, ahead, using="app")
     insert_event(app)  # partitions made by the maintenance role take the app's inserts
+
+
+# --- Issue 11.1: what the app role can write cannot block maintenance or change history ---
+
+
+def event_row(event_id: uuid.UUID, when: datetime.datetime, **changes: object) -> dict:
+    """A spool row's JSON, as the writer makes it (every column of the live table)."""
+    row = {
+        "id": str(event_id),
+        "timestamp": when.isoformat(),
+        "user_id": None,
+        "username": "",
+        "remote_addr": None,
+        "url": "",
+        "query_params": {},
+        "post_data": {},
+        "headers": {},
+        "content_type_id": content_type_id(),
+        "object_id": "1",
+        "content": {},
+    }
+    return {**row, **changes}
+
+
+def spool_as_app(app, event_id: uuid.UUID, when: datetime.datetime, row: object) -> None:
+    from psycopg.types.json import Jsonb
+
+    app.execute(
+        sql.SQL("INSERT INTO {} (id, timestamp, row) VALUES (%s, %s, %s)").format(
+            sql.Identifier(SPOOL)
+        ),
+        [event_id, when, Jsonb(row)],
+    )
+
+
+def rotate_as_maintainer() -> str:
+    return as_maintainer(
+        "from audit_events.lifecycle import rotate\n"
+        "for step in rotate(): print(step.action, step.day, step.detail)"
+    )
+
+
+def quarantined() -> dict[str, str]:
+    return dict(QuarantinedEvent.objects.values_list("event_id", "reason"))
+
+
+def verify_output() -> str:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    with pytest.raises(CommandError, match="not verified clean"):
+        call_command("verify_audit_events", stdout=out)
+    return out.getvalue()
+
+
+def test_a_spool_row_at_odds_with_its_timestamp_cannot_stop_rotation(app):
+    """Issue 11.1: row.timestamp in 1990, column today: once every rotation failed."""
+    now = datetime.datetime.now(datetime.UTC)
+    good, bad = uuid.uuid4(), uuid.uuid4()
+    spool_as_app(app, good, now, event_row(good, now))
+    spool_as_app(app, bad, now, event_row(bad, datetime.datetime(1990, 1, 1, tzinfo=datetime.UTC)))
+    last = partition_status()[-1].table  # a day to premake, so that the run analyzes
+    with connection.cursor() as cursor:
+        run(cursor, sql.SQL("DROP TABLE {}").format(sql.SQL(last)))
+    out = rotate_as_maintainer()
+    assert f"drain {now.date()}" in out and f"quarantine {now.date()}" in out
+    assert "analyze" in out and "seal" in out  # the run went on to seal and analyze
+    assert AuditEvent.objects.filter(pk=good).exists()
+    assert not AuditEvent.objects.filter(pk=bad).exists()
+    assert "does not match" in quarantined()[str(bad)]
+    assert "quarantined: 1 spooled row(s) held in quarantine" in verify_output()
+    assert rotate_as_maintainer().strip() == ""  # nothing left in the way
+
+
+def test_a_spool_row_reusing_an_archived_id_on_an_archived_day_is_quarantined(app):
+    """Issue 11.1: such a row was drained into the archive and its digest re-recorded."""
+    old = utc_today() - 120 * DAY
+    create_day_partitions(AuditEvent, old, old)
+    set_owner(MAINTAINER)
+    insert_rows(old, 5)
+    rotate_as_maintainer()  # sealed, then archived
+    seal = SealedDay.objects.get(day=old)
+    victim = app.execute(
+        sql.SQL("SELECT id, timestamp FROM {} LIMIT 1").format(sql.Identifier(ARCHIVE))
+    ).fetchone()
+    spool_as_app(app, victim[0], victim[1], event_row(victim[0], victim[1], content={"x": 1}))
+    out = rotate_as_maintainer()
+    assert f"quarantine {old}" in out
+    assert ArchivedAuditEvent.objects.count() == 5
+    assert SealedDay.objects.get(day=old).digest == seal.digest
+    assert quarantined() == {str(victim[0]): "late event for a sealed day"}
+    assert f"{old:%Y-%m-%d}: amended: 1 late event(s)" in verify_output()
+
+
+def test_a_spool_row_reusing_a_stored_id_is_quarantined(app):
+    """A second row with a stored id (another timestamp) would break the event's pages."""
+    stored = insert_event(app)
+    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)
+    spool_as_app(app, stored, when, event_row(stored, when))
+    rotate_as_maintainer()
+    assert AuditEvent.objects.filter(pk=stored).count() == 1
+    assert quarantined() == {str(stored): "its id is already stored"}
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ["not", "an", "object"],
+        {"content_type_id": None},
+        {"remote_addr": "not an address"},
+    ],
+    ids=["array", "null-in-not-null-column", "bad-value"],
+)
+def test_a_spool_row_that_is_not_an_event_is_quarantined(app, row):
+    now = datetime.datetime.now(datetime.UTC)
+    event_id = uuid.uuid4()
+    spool_as_app(
+        app, event_id, now, row if isinstance(row, list) else event_row(event_id, now, **row)
+    )
+    out = rotate_as_maintainer()
+    assert "quarantine" in out and "seal" in out  # the run went on
+    reason = quarantined()[str(event_id)]
+    assert reason.startswith(("not a valid event", "its JSON row does not match"))
+    assert not AuditEvent.objects.filter(pk=event_id).exists()
+
+
+def test_app_role_cannot_add_a_row_to_a_sealed_day(app):
+    day = utc_today() - 3 * DAY
+    create_day_partitions(AuditEvent, day, day)
+    set_owner(MAINTAINER)
+    rotate_as_maintainer()
+    assert SealedDay.objects.filter(day=day).exists()
+    with pytest.raises(errors.CheckViolation, match="is sealed"):
+        insert_event(app, LIVE, day)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO {seals} (event_table, day, sealed_at, row_count, digest, hashed_columns) "
+        "VALUES ('x', '2024-01-01', now(), 0, '', '[]')",
+        "UPDATE {seals} SET digest = ''",
+        "DELETE FROM {seals}",
+        "SELECT * FROM {quarantine}",
+        "DELETE FROM {quarantine}",
+        "UPDATE {quarantine} SET reason = ''",
+    ],
+)
+def test_app_role_cannot_touch_seals_or_the_quarantine(app, statement):
+    with pytest.raises(errors.InsufficientPrivilege):
+        app.execute(
+            sql.SQL(statement).format(
+                seals=sql.Identifier(SEALS), quarantine=sql.Identifier(QUARANTINE)
+            )
+        )
+
+
+def test_quarantine_is_reported_by_audit_partitions_and_a_system_check(app):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from audit_events.checks import check_database
+
+    now = datetime.datetime.now(datetime.UTC)
+    spool_as_app(app, uuid.uuid4(), now, ["junk"])
+    rotate_as_maintainer()
+    out = StringIO()
+    call_command("audit_partitions", stdout=out, stderr=StringIO())
+    assert "1 spooled row(s) are held in quarantine" in out.getvalue()
+    assert "audit_events.W003" in [m.id for m in check_database(databases=["default"])]

@@ -98,7 +98,10 @@ def test_soak_nothing_lost_no_writer_error(tmp_path: Path, capsys):
     assert [r["errors"] for r in reports] == [[]] * WRITERS
     assert_each_exactly_once(ids)
     assert_layout_is_sound()
-    assert verify_archived_days() == []
+    # Writers write into old days too: those that rotation sealed (or, killed before
+    # sealing, archived) meanwhile are kept in quarantine, as amendments.
+    refused = [p for p in verify_archived_days() if p.problem != "amended"]
+    assert [p for p in refused if "its day is archived" not in p.detail] == []
     with capsys.disabled():
         print(
             f"\nsoak: {SECONDS:.0f} s, {WRITERS} writers, {len(ids)} events written "

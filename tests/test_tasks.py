@@ -55,4 +55,4 @@ def test_rotate_task_runs_a_rotation():
 
     with override_settings(AUDIT_PARTITION_PREMAKE_DAYS=15):
         result = rotate_audit_partitions.apply().get()
-    assert [line.split()[0] for line in result] == ["create", "analyze"]
+    assert [line.split()[0] for line in result] == ["create", "seal", "analyze"]

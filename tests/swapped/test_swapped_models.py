@@ -74,7 +74,7 @@ def test_rotation_archives_a_day_of_the_swapped_model():
     event = TenantEvent(content_object=article, tenant="acme", timestamp=when)
     event.save()
     steps = archive_older_than(90)
-    assert [s.action for s in steps] == ["archive", "digest"]  # digest: audit_events.tamper
+    assert [s.action for s in steps] == ["archive"]  # no row read: sealing is rotation's
     archived = ArchivedTenantEvent.objects.get(pk=event.pk)
     assert (archived.tenant, archived.timestamp) == ("acme", when)
     assert not TenantEvent.objects.filter(pk=event.pk).exists()
@@ -85,3 +85,22 @@ def test_system_checks_pass_with_the_swapped_models():
 
     messages = [m for m in run_checks(databases=["default"]) if m.id.startswith("audit_events")]
     assert messages == []
+
+
+@pytest.mark.usefixtures("fresh_layout")
+def test_rotation_seals_a_day_of_the_swapped_model_and_verify_checks_it():
+    from audit_events.lifecycle import rotate
+    from audit_events.models import SealedDay
+    from audit_events.tamper import verify_days
+
+    day = utc_today() - datetime.timedelta(days=5)
+    create_day_partitions(TenantEvent, day, day)
+    article = Article.objects.create(title="sealed")
+    when = datetime.datetime.combine(day, datetime.time(9), tzinfo=datetime.UTC)
+    TenantEvent(content_object=article, tenant="acme", timestamp=when).save()
+    steps = rotate()
+    assert ("seal", day) in [(s.action, s.day) for s in steps]
+    seal = SealedDay.objects.get(day=day)
+    assert (seal.event_table, seal.row_count) == (TenantEvent._meta.db_table, 1)
+    assert "tenant" in seal.hashed_columns
+    assert verify_days() == []

@@ -11,6 +11,7 @@ from audit_events.lifecycle import PartitionStatus, days_made_ahead, partition_s
 from audit_events.management.commands._lifecycle import add_database_argument
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
 from audit_events.partitions import table_of
+from audit_events.quarantine import quarantined_count
 from audit_events.spool import spooled_counts
 
 #: Fewer live days made ahead than this gets a warning: rotation is not running.
@@ -45,6 +46,14 @@ class Command(BaseCommand):
                 self.style.WARNING(
                     f"{waiting} events wait in the spool for a partition: run "
                     "rotate_audit_partitions."
+                )
+            )
+        held = quarantined_count(using)
+        if held:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{held} spooled row(s) are held in quarantine, out of history: run "
+                    "verify_audit_events to see them (docs/reliability.md)."
                 )
             )
 
