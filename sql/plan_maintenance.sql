@@ -95,6 +95,11 @@ DECLARE
     distributed boolean := audit_events_is_distributed(live);
     detach_option text := CASE WHEN distributed THEN '' ELSE ' CONCURRENTLY' END;
     ledger_statement text;
+    -- The seals (audit_events.tamper) of an expired day go with its ledger row.
+    seals regclass := pg_catalog.to_regclass(pg_catalog.format('%s.audit_events_sealedday',
+        (SELECT c.relnamespace::pg_catalog.regnamespace FROM pg_catalog.pg_class AS c
+         WHERE c.oid = live)::text));
+    forget_seal text := '';
     s record;
     d date;
     target regclass;
@@ -104,6 +109,12 @@ DECLARE
     touched_archive boolean := false;
     recorded boolean;
 BEGIN
+    IF seals IS NOT NULL THEN
+        forget_seal := pg_catalog.format(
+            'WITH forgotten AS (DELETE FROM %s WHERE event_table = %L AND day = $day$) ',
+            audit_events_qualified_name(seals),
+            (SELECT c.relname FROM pg_catalog.pg_class AS c WHERE c.oid = live));
+    END IF;
     IF live IS NULL OR archive IS NULL OR archive_before IS NULL THEN
         RAISE EXCEPTION 'audit_events: live, archive and archive_before are required'
             USING ERRCODE = 'null_value_not_allowed';
@@ -192,9 +203,10 @@ BEGIN
             statements := statements || pg_catalog.format('DROP TABLE %s', day_q);
             detail := detail || 'drop it (past retention)';
             IF ledger IS NOT NULL THEN
-                ledger_statement := pg_catalog.format(
-                    'DELETE FROM %s WHERE archive_table = %L AND day = %L',
-                    ledger_q, archive_name, s.day);
+                ledger_statement := pg_catalog.replace(forget_seal, '$day$',
+                                                       pg_catalog.quote_literal(s.day))
+                    || pg_catalog.format('DELETE FROM %s WHERE archive_table = %L AND day = %L',
+                                         ledger_q, archive_name, s.day);
                 IF distributed THEN  -- one transaction already (step_statements)
                     statements := statements || ledger_statement;
                 ELSE  -- one query string: one implicit transaction
@@ -364,9 +376,10 @@ BEGIN
             pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s%s', archive_q, day_q, detach_option),
             pg_catalog.format('DROP TABLE %s', day_q)];
         IF ledger IS NOT NULL THEN
-            ledger_statement := pg_catalog.format(
-                'DELETE FROM %s WHERE archive_table = %L AND day = %L',
-                ledger_q, archive_name, s.day);
+            ledger_statement := pg_catalog.replace(forget_seal, '$day$',
+                                                   pg_catalog.quote_literal(s.day))
+                || pg_catalog.format('DELETE FROM %s WHERE archive_table = %L AND day = %L',
+                                     ledger_q, archive_name, s.day);
             IF distributed THEN  -- one transaction already (step_statements)
                 statements := statements || ledger_statement;
             ELSE  -- one query string: one implicit transaction
