@@ -269,8 +269,10 @@ def test_late_events_drained_into_an_archived_day_are_digested_again():
             .as_string(cursor.connection)
         )
         cursor.execute(
-            "UPDATE audit_events_auditevent_spool SET id = gen_random_uuid(), "
-            "row = jsonb_set(row, '{id}', to_jsonb(gen_random_uuid()::text))"
+            "UPDATE audit_events_auditevent_spool SET id = audit_events_uuid7(timestamp)"
+        )
+        cursor.execute(
+            "UPDATE audit_events_auditevent_spool SET row = jsonb_set(row, '{id}', to_jsonb(id::text))"
         )
     steps = rotate()
     assert ("drain", day) in [(s.action, s.day) for s in steps]
