@@ -8,6 +8,7 @@ from django.db.models import Model, QuerySet
 from rest_framework import viewsets
 from rest_framework.permissions import BasePermission
 
+from audit_events.ids import timestamp_of
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
 from audit_events.readers import events_for_reading
 from audit_events.rest.filters import filter_events
@@ -34,6 +35,10 @@ class _EventViewSet(viewsets.ReadOnlyModelViewSet):
         return events_for_reading(self.get_model())
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.action == "retrieve":
+            # An id holds its event's timestamp: read the one day table it falls in.
+            when = timestamp_of(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+            return queryset.none() if when is None else queryset.filter(timestamp=when)
         if self.action != "list":
             return queryset
         return filter_events(queryset, self.request.query_params)
