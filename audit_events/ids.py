@@ -76,10 +76,11 @@ def _micros_of(timestamp: datetime.datetime) -> int:
     return (timestamp - EPOCH) // _ONE_MICROSECOND
 
 
-def uuid7_for(timestamp: datetime.datetime) -> uuid.UUID:
+def uuid7_for(timestamp: datetime.datetime, cls: type[uuid.UUID] = uuid.UUID) -> uuid.UUID:
     """A new event id (UUIDv7) whose time is ``timestamp``, to the microsecond.
 
     Two calls with the same timestamp give different ids (62 random bits).
+    ``cls`` is the class of the returned id (a ``uuid.UUID`` by default).
 
     Raises:
         ValueError: ``timestamp`` is naive, or before 1970-01-01 UTC (a UUIDv7
@@ -92,7 +93,7 @@ def uuid7_for(timestamp: datetime.datetime) -> uuid.UUID:
             "(UUIDv7) count from 1970-01-01 UTC."
         )
     rand_b = int.from_bytes(os.urandom(8), "big") & _RAND_B_MASK
-    return uuid.UUID(int=_encode(micros, rand_b))
+    return cls(int=_encode(micros, rand_b))
 
 
 def uuid7() -> ProvisionalId:
