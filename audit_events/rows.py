@@ -133,8 +133,16 @@ def _execute_prepared(connection: BaseDatabaseWrapper, statement: str, values: l
     connection.ensure_connection()
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
-        psycopg.Cursor(connection.connection).execute(statement, values, prepare=True)
+    raw = connection.connection
+    # Django turns psycopg's statement preparation off for the whole connection
+    # (prepare_threshold=None, for poolers); it is allowed for this one statement.
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = 0 if threshold is None else threshold
+    try:
+        with connection.wrap_database_errors:
+            psycopg.Cursor(raw).execute(statement, values, prepare=True)
+    finally:
+        raw.prepare_threshold = threshold
 
 
 def can_insert_directly(

@@ -182,9 +182,11 @@ def test_every_event_table_and_day_carries_the_check():
 
 @pytest.mark.django_db
 @settings(max_examples=30, deadline=None)
-@given(when=st.datetimes(
-    min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 12, 30)
-))
+@given(
+    when=st.datetimes(
+        min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 12, 30)
+    )
+)
 def test_the_check_accepts_exactly_the_ids_of_the_timestamp(when):
     """PostgreSQL's CHECK and Python agree on any microsecond, 1970 to 9999."""
     when = when.replace(tzinfo=UTC)

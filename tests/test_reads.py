@@ -104,9 +104,7 @@ def test_admin_day_page_is_a_backward_scan_of_the_primary_key(admin_client, arti
     # The timestamp column sorts the same way, by the key.
     with CaptureQueriesContext(connection) as ctx:
         response = admin_client.get(CHANGELIST, day_query(day, o="0"))
-    assert [e.pk for e in response.context["cl"].result_list] == sorted(e.pk for e in events)[
-        :100
-    ]
+    assert [e.pk for e in response.context["cl"].result_list] == sorted(e.pk for e in events)[:100]
     (sql,) = _page_queries(ctx.captured_queries)
     assert "Sort" not in [n["Node Type"] for n in _nodes(_plan(sql))]
 
@@ -144,8 +142,9 @@ def test_detail_lookups_read_one_day_table(admin_client, staff_client, article):
             response = get()
         assert response.status_code == 200
         lookups = [
-            q["sql"] for q in ctx.captured_queries if str(target.pk).replace("-", "") in q["sql"]
-            or str(target.pk) in q["sql"]
+            q["sql"]
+            for q in ctx.captured_queries
+            if str(target.pk).replace("-", "") in q["sql"] or str(target.pk) in q["sql"]
         ]
         assert lookups
         for sql in lookups:
