@@ -235,12 +235,11 @@ class AuditContext:
         }
         # Positional arguments, one per concrete field: Django's fast way to build
         # an instance (as when loading rows); every other field gets its default.
-        event = model(
-            *[
-                given[name] if name in given else field.get_default()
-                for name, field in _concrete_fields(model)
-            ]
-        )
+        values = [
+            given[name] if name in given else field.get_default()
+            for name, field in _concrete_fields(model)
+        ]
+        event = model(*values)  # type: ignore[misc]  # positional: one per concrete field
         if user is not None:
             event.user = user
         return event

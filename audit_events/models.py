@@ -105,36 +105,6 @@ class AbstractAuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
-    def settle_id(self) -> None:
-        """Make the id an id of the event's timestamp, before it is written.
-
-        A default id takes the timestamp's time (the timestamp may have been set
-        after the event was built); an id set by hand must already match.
-
-        Raises:
-            EventIdMismatch: the id was set by hand to the id of another time.
-            ValueError: the timestamp is before 1970 (no UUIDv7 can hold it).
-        """
-        pk, timestamp = self.pk, self.timestamp
-        if not isinstance(timestamp, datetime.datetime) or timestamp.tzinfo is None:
-            return  # refused later, as before (naive datetimes warn, then fail)
-        if pk is None or type(pk) is ProvisionalId:
-            if pk is None or not id_matches(pk, timestamp):
-                self.pk = uuid7_for(timestamp)
-            else:
-                self.pk = uuid.UUID(int=pk.int)
-            return
-        try:
-            value = pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
-        except ValueError:
-            return  # not a UUID: Django's own conversion reports it
-        if not id_matches(value, timestamp):
-            raise EventIdMismatch(
-                f"Audit event id {value} is not an id of its timestamp {timestamp.isoformat()}: "
-                "an event id carries the event's time (UUIDv7). Leave the id unset, or build "
-                "it with audit_events.ids.uuid7_for(timestamp)."
-            )
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save a new event; an event whose day has no partition goes to the spool.
 
@@ -175,6 +145,36 @@ class AbstractAuditEvent(models.Model):
             f"Audit event {self.pk} cannot be deleted: audit events are append-only. "
             "Old days are archived and expired by rotation (docs/operations.md)."
         )
+
+    def settle_id(self) -> None:
+        """Make the id an id of the event's timestamp, before it is written.
+
+        A default id takes the timestamp's time (the timestamp may have been set
+        after the event was built); an id set by hand must already match.
+
+        Raises:
+            EventIdMismatch: the id was set by hand to the id of another time.
+            ValueError: the timestamp is before 1970 (no UUIDv7 can hold it).
+        """
+        pk, timestamp = self.pk, self.timestamp
+        if not isinstance(timestamp, datetime.datetime) or timestamp.tzinfo is None:
+            return  # refused later, as before (naive datetimes warn, then fail)
+        if pk is None or type(pk) is ProvisionalId:
+            if pk is None or not id_matches(pk, timestamp):
+                self.pk = uuid7_for(timestamp)
+            else:
+                self.pk = uuid.UUID(int=pk.int)
+            return
+        try:
+            value = pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
+        except ValueError:
+            return  # not a UUID: Django's own conversion reports it
+        if not id_matches(value, timestamp):
+            raise EventIdMismatch(
+                f"Audit event id {value} is not an id of its timestamp {timestamp.isoformat()}: "
+                "an event id carries the event's time (UUIDv7). Leave the id unset, or build "
+                "it with audit_events.ids.uuid7_for(timestamp)."
+            )
 
 
 class AuditEvent(AbstractAuditEvent):

@@ -23,8 +23,8 @@ from typing import Any
 import psycopg
 from django.db import connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
+from django.db.models import Field
 from django.db.models.signals import post_save, pre_save
 from psycopg import sql
 

@@ -54,7 +54,7 @@ def test_timestamps_before_1970_and_naive_ones_have_no_id():
     with pytest.raises(ValueError, match="1970"):
         uuid7_for(datetime.datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC))
     with pytest.raises(ValueError, match="timezone-aware"):
-        uuid7_for(datetime.datetime(2026, 1, 1))  # noqa: DTZ001
+        uuid7_for(datetime.datetime(2026, 1, 1))
 
 
 def test_timestamp_of_anything_else_is_none():
@@ -172,7 +172,8 @@ def test_every_event_table_and_day_carries_the_check():
         )
         tables = [row[0] for row in cursor.fetchall()]
         cursor.execute(
-            "SELECT conrelid::regclass::text FROM pg_constraint WHERE conname = %s AND contype = 'c'",
+            "SELECT conrelid::regclass::text FROM pg_constraint "
+            "WHERE conname = %s AND contype = 'c'",
             [ID_CHECK_NAME],
         )
         checked = {row[0] for row in cursor.fetchall()}

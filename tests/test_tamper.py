@@ -272,7 +272,8 @@ def test_late_events_drained_into_an_archived_day_are_digested_again():
             "UPDATE audit_events_auditevent_spool SET id = audit_events_uuid7(timestamp)"
         )
         cursor.execute(
-            "UPDATE audit_events_auditevent_spool SET row = jsonb_set(row, '{id}', to_jsonb(id::text))"
+            "UPDATE audit_events_auditevent_spool "
+            "SET row = jsonb_set(row, '{id}', to_jsonb(id::text))"
         )
     steps = rotate()
     assert ("drain", day) in [(s.action, s.day) for s in steps]

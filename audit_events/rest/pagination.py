@@ -36,6 +36,7 @@ class EventCursorPagination(CursorPagination):
         when = timestamp_of(cursor.position) if cursor and cursor.position else None
         if when is not None:
             # Forward pages hold older ids (ordering is -id), previous pages newer ones.
-            bound = "timestamp__gte" if cursor.reverse else "timestamp__lte"  # type: ignore[union-attr]
+            bound = "timestamp__gte" if cursor.reverse else "timestamp__lte"
             queryset = queryset.filter(**{bound: when})
-        return super().paginate_queryset(queryset, request, view)
+        page: list[Any] | None = super().paginate_queryset(queryset, request, view)
+        return page
