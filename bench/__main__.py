@@ -20,7 +20,8 @@ from bench.run import Run
 
 #: Scenario name -> module (imported once Django is set up), in run order.
 SCENARIOS = {
-    name: f"bench.{name}" for name in ("write", "http", "archive", "queries", "rotation", "memory")
+    name: f"bench.{name}"
+    for name in ("write", "http", "reads", "archive", "queries", "rotation", "memory")
 }
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 

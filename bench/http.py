@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from bench.measure import Result, median, median_ratio, skipped
 from bench.run import Run

@@ -4,9 +4,10 @@
 ``plain`` only reads; ``empty`` does neither (to tell what the read costs).
 """
 
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from bench import write
 
@@ -32,4 +33,10 @@ def empty(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
-urlpatterns = [path("audited/", audited), path("plain/", plain), path("empty/", empty)]
+urlpatterns = [
+    path("audited/", audited),
+    path("plain/", plain),
+    path("empty/", empty),
+    path("admin/", admin.site.urls),
+    path("api/audit/", include("audit_events.rest.urls")),
+]
