@@ -152,7 +152,7 @@ def run(run: Run) -> list[Result]:
     url = run.fresh_database(NAME)
     get_user_model().objects.create(username=TARGET_USERNAME)
     connections.close_all()
-    count = run.size(300, 3000)
+    count = run.size(300, 1000)
     audited_rps, plain_rps, audited_cpu, plain_cpu, empty_cpu = [], [], [], [], []
     ok_audited = 0
     for rep in range(run.repeat + 1):

@@ -182,7 +182,7 @@ _UNCHECKED = "bench_events_without_id_check"
 
 
 def _per_event(run: Run, model: Any, obj: Any) -> list[Result]:
-    count = run.size(300, 2000)
+    count = run.size(200, 2000)
     floors = _Floors(model)
     template = _template_row(model, obj)
     name, create_event = event_api()
@@ -278,7 +278,7 @@ def _clients() -> tuple[Any, Any]:
 
 
 def _per_request(run: Run, model: Any, obj: Any) -> list[Result]:
-    count = run.size(300, 2000)
+    count = run.size(200, 2000)
     audited, plain = _clients()
     floors = _Floors(model)
     template = _template_row(model, obj)
