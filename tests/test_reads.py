@@ -205,3 +205,20 @@ def test_timeline_refuses_bad_arguments(article):
     with pytest.raises(ValueError, match="saved"):
         audit_events.timeline(Article(title="unsaved"))
     assert audit_events.timeline(article).events == []
+
+
+def test_timeline_of_a_busy_object_reads_only_its_newest_days(article):
+    """Windows of days, newest first: a full page from today never plans the old days."""
+    today = utc_today()
+    make_events(past_days(30, end=today - datetime.timedelta(days=1)), 1, article)
+    make_events([today], 10, article)
+    with CaptureQueriesContext(connection) as ctx:
+        page = audit_events.timeline(article, limit=5)
+    assert len(page.events) == 5 and page.next_before is not None
+    relations = set()
+    for query in ctx.captured_queries:
+        if "audit_events_" in query["sql"] and "ORDER BY" in query["sql"]:
+            relations |= _relations(_plan(query["sql"]))
+    old = today - datetime.timedelta(days=20)
+    assert f"audit_events_auditevent_p{today:%Y%m%d}" in relations
+    assert f"audit_events_auditevent_p{old:%Y%m%d}" not in relations
