@@ -140,7 +140,8 @@ def test_bulk_and_django_bulk_create_store_matching_ids():
     assert len(rows) == 4 and all(timestamp_of(pk) == ts for pk, ts in rows)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("fresh_layout")
 def test_spooled_events_keep_their_id_when_drained():
     from audit_events.lifecycle import rotate
     from audit_events.spool import forget_partitioned_days
