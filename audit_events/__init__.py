@@ -30,6 +30,8 @@ _LAZY = {
     "get_audit_event_archive_model": "audit_events.models",
     "get_audit_event_model": "audit_events.models",
     "rotate": "audit_events.lifecycle",
+    "timeline": "audit_events.history",
+    "uuid7_for": "audit_events.ids",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -48,7 +48,8 @@ def bulk_create_events(
 
     Events are built as usual, e.g. with ``AuditContext().new_event()`` or
     ``get_audit_event_model()(content_object=obj, content={...})``; their
-    field defaults (id, timestamp) are already set at that point. Like
+    field defaults (id, timestamp) are already set at that point (an event
+    whose ``timestamp`` is changed afterwards gets the id of its new time). Like
     ``QuerySet.bulk_create``, no ``pre_save``/``post_save`` signals are sent
     for the rows that are copied. An event whose day has no partition is kept
     in the spool table (which sends ``post_save`` for it, as ``save()`` does).
@@ -66,6 +67,8 @@ def bulk_create_events(
             different models, or of the archive model.
         ValueError: an event is already saved or has no timezone-aware
             timestamp, or ``batch_size`` is less than 1.
+        audit_events.exceptions.EventIdMismatch: an event's id was set by
+            hand and is not an id of its timestamp; nothing was stored.
         django.db.DatabaseError: PostgreSQL refused a row for another reason
             than a missing partition; nothing was stored.
     """
@@ -141,6 +144,7 @@ class _CopyWriter:
         return partition_day(timestamp)
 
     def row(self, event: AbstractAuditEvent) -> list[Any]:
+        event.settle_id()  # the id of its timestamp (EventIdMismatch for a wrong one)
         return [convert(event) for convert in self.converters]
 
     def write(self, events: Sequence[AbstractAuditEvent]) -> None:

@@ -24,6 +24,7 @@ left out (see ``capture_safely``).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -86,8 +87,15 @@ def _normalize(name: str) -> str:
 
 def sensitive_names() -> frozenset[str]:
     """The normalized names of ``AUDIT_MASK_POST_FIELDS`` and ``AUDIT_MASK_QUERY_PARAMS``."""
-    names = (*settings.AUDIT_MASK_POST_FIELDS, *settings.AUDIT_MASK_QUERY_PARAMS)
-    return frozenset(n for n in map(_normalize, names) if n)
+    return _normalized_names(
+        tuple(settings.AUDIT_MASK_POST_FIELDS), tuple(settings.AUDIT_MASK_QUERY_PARAMS)
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _normalized_names(*lists: tuple[str, ...]) -> frozenset[str]:
+    # Normalized once per value of the settings, not once per request.
+    return frozenset(n for n in map(_normalize, (name for names in lists for name in names)) if n)
 
 
 def is_sensitive(name: str, names: Iterable[str] | None = None) -> bool:

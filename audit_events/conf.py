@@ -169,6 +169,9 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+_validated: dict[str, Any] = {}
+
+
 class AuditSettings:
     """Attribute access to the ``AUDIT_*`` settings with defaults and validation."""
 
@@ -176,7 +179,10 @@ class AuditSettings:
         if name not in DEFAULTS:
             raise AttributeError(f"{name!r} is not an audit_events setting")
         value = getattr(django_settings, name, DEFAULTS[name])
-        validate(name, value)
+        # Validated once per value (settings are read on every event).
+        if _validated.get(name, _validated) is not value:
+            validate(name, value)
+            _validated[name] = value
         return value
 
     def __dir__(self) -> Iterable[str]:

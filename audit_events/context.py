@@ -10,6 +10,7 @@ view (DRF token/JWT) is the one recorded.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -249,19 +250,25 @@ class AuditContext:
 
         model = get_audit_event_model()
         user = self._current_user()
-        event = model(
-            url=self.url,
-            remote_addr=self.remote_addr,
-            query_params=_copy_content(self.query_params),
-            post_data=_copy_content(self.post_data),
-            headers=_copy_content(self.headers),
-            content=_copy_content(self.extra_data),
-            username=_fit(model, "username", self.username),
-        )
+        given = {
+            "url": self._url,
+            "remote_addr": self._remote_addr,
+            "query_params": _copy_content(self._query_params),
+            "post_data": _copy_content(self._post_data),
+            "headers": _copy_content(self._headers),
+            "content": _copy_content(self._extra_data),
+            "username": _fit(model, "username", self.username),
+            "user_id": self._user_id if user is None else user.pk,
+        }
+        # Positional arguments, one per concrete field: Django's fast way to build
+        # an instance (as when loading rows); every other field gets its default.
+        values = [
+            given[name] if name in given else field.get_default()
+            for name, field in _concrete_fields(model)
+        ]
+        event = model(*values)  # type: ignore[misc]  # positional: one per concrete field
         if user is not None:
             event.user = user
-        else:
-            event.user_id = self._user_id
         return event
 
     def create_event(self, content_object: models.Model, **content: Any) -> models.Model:
@@ -372,6 +379,11 @@ class AuditContext:
         return self._clone(lambda value: copy.deepcopy(value, memo))
 
 
+@functools.cache
+def _concrete_fields(model: type[models.Model]) -> tuple[tuple[str, Any], ...]:
+    return tuple((f.attname, f) for f in model._meta.concrete_fields)
+
+
 def _copy_content(data: dict[str, Any]) -> dict[str, Any]:
     if not data:
         return {}
@@ -385,8 +397,13 @@ def _copy_content(data: dict[str, Any]) -> dict[str, Any]:
 
 def _fit(model: type[models.Model], field_name: str, value: str) -> str:
     """``value`` cut to the column's length, so a long username cannot fail the insert."""
-    max_length = getattr(model._meta.get_field(field_name), "max_length", None)
+    max_length = _max_length(model, field_name)
     return value[:max_length] if max_length else value
+
+
+@functools.cache
+def _max_length(model: type[models.Model], field_name: str) -> int | None:
+    return getattr(model._meta.get_field(field_name), "max_length", None)
 
 
 def _check_content_object(content_object: Any) -> None:

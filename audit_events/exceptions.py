@@ -6,9 +6,9 @@ catch it.
 
 from __future__ import annotations
 
-from django.db import DatabaseError, ProgrammingError
+from django.db import DatabaseError, IntegrityError, ProgrammingError
 
-__all__ = ["AppendOnlyError", "PartitioningError", "RotationInProgress"]
+__all__ = ["AppendOnlyError", "EventIdMismatch", "PartitioningError", "RotationInProgress"]
 
 
 class AppendOnlyError(ProgrammingError):
@@ -28,4 +28,13 @@ class RotationInProgress(PartitioningError):
 
     Nothing was done. Not a failure: the other run does the work, so the
     commands report it and exit with status 0.
+    """
+
+
+class EventIdMismatch(IntegrityError):
+    """An event's id was set by hand and is not an id of its ``timestamp``.
+
+    An event id carries the event's time (``audit_events.ids``); build it with
+    ``audit_events.ids.uuid7_for(timestamp)``, or leave it unset. The database
+    refuses such a row too (CHECK ``audit_events_id_is_time``, SQLSTATE 23514).
     """

@@ -4,12 +4,16 @@ The tables behind these models are range-partitioned by UTC day (see
 ``audit_events.operations.PartitionByDay`` and docs/storage.md). Django sees
 ``id`` as the primary key; in PostgreSQL the key is ``(id, timestamp)``
 because a partitioned table's unique constraints must include the partition
-key. Ids are time-ordered UUIDs, unique in practice across both tables.
+key. An id is a UUIDv7 of the event's own timestamp, which a CHECK constraint
+enforces (``audit_events.ids``): ids are unique across both tables by
+construction, and the key's order is time order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import uuid
 from typing import Any
 
 from django.apps import apps
@@ -24,8 +28,8 @@ from django.utils.translation import gettext_lazy as _
 
 from audit_events.conf import settings
 from audit_events.encoding import AuditJSONEncoder, clean_text
-from audit_events.exceptions import AppendOnlyError
-from audit_events.ids import uuid7
+from audit_events.exceptions import AppendOnlyError, EventIdMismatch
+from audit_events.ids import ProvisionalId, id_matches, uuid7, uuid7_for
 
 __all__ = [
     "AbstractArchivedAuditEvent",
@@ -89,6 +93,17 @@ class AbstractAuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The default id was made a moment before the timestamp (default or given):
+        # give it the timestamp's time now, so the id is final from here on.
+        pk = self.pk
+        if type(pk) is ProvisionalId:
+            timestamp = self.timestamp
+            if isinstance(timestamp, datetime.datetime) and timestamp.tzinfo is not None:
+                with contextlib.suppress(ValueError):
+                    self.pk = uuid7_for(timestamp, ProvisionalId)
+
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
@@ -101,7 +116,9 @@ class AbstractAuditEvent(models.Model):
         Raises:
             AppendOnlyError: the event is already stored (audit events are
                 append-only: see ``audit_events.guard``).
-            ValueError: the timestamp's UTC day is outside year 1 to 9999-12-30.
+            EventIdMismatch: the id was set by hand and is not an id of the
+                timestamp (see ``settle_id``).
+            ValueError: the timestamp's UTC day is outside 1970-01-01 to 9999-12-30.
         """
         from audit_events.partitions import partition_day
         from audit_events.spool import save_event
@@ -117,6 +134,7 @@ class AbstractAuditEvent(models.Model):
         self.username = clean_text(self.username)
         if isinstance(self.timestamp, datetime.datetime) and self.timestamp.tzinfo is not None:
             partition_day(self.timestamp)  # refuses a day no partition can hold
+        self.settle_id()
         save_event(self, super().save, *args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -143,6 +161,36 @@ class AbstractAuditEvent(models.Model):
             username=template.username,
             **{name: getattr(template, name) for name in names},
         )
+
+    def settle_id(self) -> None:
+        """Make the id an id of the event's timestamp, before it is written.
+
+        A default id takes the timestamp's time (the timestamp may have been set
+        after the event was built); an id set by hand must already match.
+
+        Raises:
+            EventIdMismatch: the id was set by hand to the id of another time.
+            ValueError: the timestamp is before 1970 (no UUIDv7 can hold it).
+        """
+        pk, timestamp = self.pk, self.timestamp
+        if not isinstance(timestamp, datetime.datetime) or timestamp.tzinfo is None:
+            return  # refused later, as before (naive datetimes warn, then fail)
+        if pk is None or type(pk) is ProvisionalId:
+            if pk is None or not id_matches(pk, timestamp):
+                self.pk = uuid7_for(timestamp)
+            else:
+                self.pk = uuid.UUID(int=pk.int)
+            return
+        try:
+            value = pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
+        except ValueError:
+            return  # not a UUID: Django's own conversion reports it
+        if not id_matches(value, timestamp):
+            raise EventIdMismatch(
+                f"Audit event id {value} is not an id of its timestamp {timestamp.isoformat()}: "
+                "an event id carries the event's time (UUIDv7). Leave the id unset, or build "
+                "it with audit_events.ids.uuid7_for(timestamp)."
+            )
 
 
 class AuditEvent(AbstractAuditEvent):

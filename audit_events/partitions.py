@@ -20,6 +20,7 @@ from psycopg import sql
 
 from audit_events.conf import settings
 from audit_events.exceptions import PartitioningError
+from audit_events.ids import ID_CHECK_NAME, id_check_sql
 from audit_events.locks import retry_on_lock_timeout
 
 __all__ = [
@@ -56,8 +57,9 @@ def utc_today() -> datetime.date:
 
 
 #: The days a partition can hold: both bounds of the day must be Python datetimes
-#: (PostgreSQL reaches further, but a bound past year 9999 could not be read back).
-FIRST_DAY = datetime.date(1, 1, 1)
+#: (PostgreSQL reaches further, but a bound past year 9999 could not be read back),
+#: and an event id (a UUIDv7, see ``audit_events.ids``) counts from 1970.
+FIRST_DAY = datetime.date(1970, 1, 1)
 LAST_DAY = datetime.date(9999, 12, 30)
 
 
@@ -221,7 +223,10 @@ def partition_table(schema_editor: Any, model: type[models.Model]) -> None:
     PostgreSQL cannot turn an existing table into a partitioned one, so the
     table Django just created is replaced by one ``LIKE`` it (same columns,
     defaults and CHECK constraints, no FKs), with the primary key widened to
-    ``(id, timestamp)`` and the lookup indexes every event table has.
+    ``(id, timestamp)``, the CHECK that ``timestamp`` is the time in ``id``
+    (``audit_events.ids``; named alike on every table, so that a day table can
+    move between the live and archive tables) and the lookup indexes every
+    event table has.
 
     Raises:
         PartitioningError: the model has a unique constraint that does not
@@ -254,6 +259,16 @@ def _partitioning_statements(model: type[models.Model]) -> list[sql.Composed]:
         ),
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({id}, {timestamp})").format(
             table=ident(table), name=ident(short_name(table, "_pkey")), **column
+        ),
+        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check})").format(
+            table=ident(table),
+            name=ident(ID_CHECK_NAME),
+            check=sql.SQL(
+                id_check_sql(
+                    column["id"].as_string(),
+                    column["timestamp"].as_string(),
+                )
+            ),
         ),
         *_index_statements(table, column),
     ]

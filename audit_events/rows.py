@@ -6,7 +6,9 @@ round trip it prepares. An audit event is written once and never updated, so
 ``save()`` of a new event uses a statement built once per model and database
 (``insert_event``), and ``bulk_create_events`` the same value converters.
 Values that Django would pass through unchanged are passed as they are; every
-other value takes Django's own path, so the stored row is the same.
+other value takes Django's own path, so the stored row is the same. The
+``INSERT`` is prepared once per session and then only executed
+(``_execute_prepared``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import psycopg
 from django.db import connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.db.models import Field
 from django.db.models.signals import post_save, pre_save
 from psycopg import sql
@@ -82,7 +86,7 @@ def _json_converter(field: models.JSONField, django_path: Converter) -> Converte
         value = getattr(event, attname)
         if type(value) is dict:
             # What Django's Jsonb adapter would send, as text COPY reads it.
-            return json.dumps(value, cls=encoder)
+            return json.dumps(value, cls=encoder) if value else "{}"
         return django_path(event)
 
     return convert
@@ -98,6 +102,47 @@ def _insert_plan(model: type[models.Model], alias: str) -> tuple[str, list[Conve
         values=sql.SQL(", ").join([sql.Placeholder()] * len(fields)),
     )
     return statement.as_string(), [converter(f, connection) for f in fields]
+
+
+def _can_prepare(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the event's ``INSERT`` may go as a server-side prepared statement.
+
+    Not when anything watches Django's cursors (``DEBUG``'s query log,
+    ``assertNumQueries``, execute wrappers such as a debug toolbar): they see
+    every statement through the usual path. Not with psycopg 2, nor when the
+    database is configured for a transaction-pooling proxy
+    (``DISABLE_SERVER_SIDE_CURSORS``, as PgBouncer in transaction mode
+    needs): a prepared statement lives in one server session.
+    """
+    return (
+        is_psycopg3
+        and not connection.queries_logged
+        and not connection.execute_wrappers
+        and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    )
+
+
+def _execute_prepared(connection: BaseDatabaseWrapper, statement: str, values: list[Any]) -> None:
+    """Run ``statement`` as a prepared statement of the connection's session.
+
+    Django's cursors bind values on the client (a new literal-laden statement
+    each time, parsed and planned again by the server); this one is parsed and
+    planned once per session, then only its values travel. Errors are Django's,
+    as through ``connection.cursor()``.
+    """
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    raw = connection.connection
+    # Django turns psycopg's statement preparation off for the whole connection
+    # (prepare_threshold=None, for poolers); it is allowed for this one statement.
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = 0 if threshold is None else threshold
+    try:
+        with connection.wrap_database_errors:
+            psycopg.Cursor(raw).execute(statement, values, prepare=True)
+    finally:
+        raw.prepare_threshold = threshold
 
 
 def can_insert_directly(
@@ -126,8 +171,12 @@ def insert_event(event: models.Model, using: str) -> None:
     statement, converters = _insert_plan(model, using)
     values = [convert(event) for convert in converters]
     connection = connections[using]
-    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-        cursor.execute(statement, values)
+    with transaction.mark_for_rollback_on_error(using):
+        if _can_prepare(connection):
+            _execute_prepared(connection, statement, values)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, values)
     event._state.adding = False
     event._state.db = using
     if post_save.has_listeners(model):

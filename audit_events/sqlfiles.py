@@ -13,6 +13,7 @@ __all__ = ["FUNCTION_FILES", "read_sql", "sql_dir"]
 
 #: Files defining the SQL functions and views, in dependency order.
 FUNCTION_FILES = (
+    "event_id.sql",
     "partition_name.sql",
     "qualified_name.sql",
     "partition_bounds.sql",

@@ -21,7 +21,17 @@ from bench.run import Run
 #: Scenario name -> module (imported once Django is set up), in run order.
 SCENARIOS = {
     name: f"bench.{name}"
-    for name in ("write", "archive", "queries", "rotation", "memory", "upgrade", "citus")
+    for name in (
+        "write",
+        "http",
+        "reads",
+        "archive",
+        "queries",
+        "rotation",
+        "memory",
+        "upgrade",
+        "citus",
+    )
 }
 #: Scenarios that only run when asked for with --only (citus starts a 3-node cluster).
 OPT_IN = {"citus"}

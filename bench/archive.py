@@ -115,7 +115,8 @@ class ConcurrentWriter:
         self._thread = threading.Thread(target=self._write, daemon=True)
         table = sql.Identifier(get_audit_event_model()._meta.db_table)
         self.statement = sql.SQL(
-            "INSERT INTO {} ({}) VALUES (gen_random_uuid(), now(), NULL, '', NULL, '', '{{}}', "
+            "INSERT INTO {} ({}) VALUES (audit_events_uuid7(now()), now(), NULL, '', NULL, '', "
+            "'{{}}', "
             "'{{}}', '{{}}', %s, '1', '{{}}')"
         ).format(table, sql.SQL(", ").join([sql.Identifier(c) for c in data.COLUMNS]))
 

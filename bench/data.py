@@ -38,12 +38,12 @@ COLUMNS = (
 
 # g is the row number; bounds, step and counts come in as parameters.
 _GENERATED = sql.SQL(
-    "SELECT gen_random_uuid(),"
-    " %(start)s::timestamptz + (g::bigint * %(step)s::bigint) * interval '1 microsecond',"
+    "SELECT audit_events_uuid7(t.ts), t.ts,"
     " mod(g, %(users)s) + 1, 'user' || mod(g, %(users)s), '192.0.2.1'::inet,"
     " '/things/' || mod(g, %(objects)s) || '/', '{}', '{}', '{}', %(content_type)s,"
     " mod(g, %(objects)s)::text, jsonb_build_object('action', 'updated', 'n', g)"
-    " FROM generate_series(0, %(rows)s - 1) AS g"
+    " FROM generate_series(0, %(rows)s - 1) AS g, LATERAL (SELECT %(start)s::timestamptz"
+    " + (g::bigint * %(step)s::bigint) * interval '1 microsecond') AS t(ts)"
 )
 
 

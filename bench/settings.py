@@ -16,7 +16,23 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",  # the "reads" scenario times the admin's pages
+    "rest_framework",  # and the REST API's
     "audit_events",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
 ]
 #: What every request goes through, with or without auditing.
 BASE_MIDDLEWARE = [
@@ -25,7 +41,11 @@ BASE_MIDDLEWARE = [
 ]
 AUDIT_MIDDLEWARE = "audit_events.middleware.AuditEventsMiddleware"
 MIDDLEWARE = [*BASE_MIDDLEWARE, AUDIT_MIDDLEWARE]
-DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "unset"}}
+# Persistent connections, as a site that cares about speed runs: a request
+# does not pay a new connection (and a cold server session).
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.postgresql", "NAME": "unset", "CONN_MAX_AGE": 600}
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGGING = {
     "version": 1,

@@ -1,20 +1,42 @@
-"""Two views for the whole-request benchmark: one records an event, one does not."""
+"""The views of the request benchmarks: each reads one row, as a typical view does.
 
+``audited`` also records one event through the audit middleware's context;
+``plain`` only reads; ``empty`` does neither (to tell what the read costs).
+"""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from bench import write
 
 
+def _read_one_row() -> object:
+    return get_user_model().objects.get(username=write.TARGET_USERNAME)
+
+
 def audited(request: HttpRequest) -> HttpResponse:
-    """Record one event about the benchmark's target object, as an app view would."""
-    write.record_in_request(request, {"action": "viewed"})
+    """Read one row and record one event about it, as an app view would."""
+    write.record_in_request(request, _read_one_row(), {"action": "viewed"})
     return HttpResponse("ok")
 
 
 def plain(request: HttpRequest) -> HttpResponse:
-    """The same response without recording anything."""
+    """The same read and response, recording nothing."""
+    _read_one_row()
     return HttpResponse("ok")
 
 
-urlpatterns = [path("audited/", audited), path("plain/", plain)]
+def empty(request: HttpRequest) -> HttpResponse:
+    """The same response without the read."""
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    path("audited/", audited),
+    path("plain/", plain),
+    path("empty/", empty),
+    path("admin/", admin.site.urls),
+    path("api/audit/", include("audit_events.rest.urls")),
+]

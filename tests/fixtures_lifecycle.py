@@ -77,11 +77,12 @@ def insert_rows(day: datetime.date, count: int, using: str = "default") -> None:
             INSERT INTO audit_events_auditevent
                 (id, timestamp, username, url, query_params, post_data, headers,
                  object_id, content, content_type_id)
-            SELECT gen_random_uuid(), %s + (g * interval '86399 seconds' / %s), 'bulk', '',
+            SELECT audit_events_uuid7(t), t, 'bulk', '',
                    '{}', '{}', '{}', g::text, jsonb_build_object('n', g), %s
-            FROM generate_series(1, %s) AS g
+            FROM generate_series(1, %s) AS g,
+                 LATERAL (SELECT %s + (g * interval '86399 seconds' / %s)) AS s(t)
             """,
-            [start, count, content_type_id(), count],
+            [content_type_id(), count, start, count],
         )
 
 

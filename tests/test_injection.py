@@ -198,10 +198,10 @@ def test_sql_functions_quote_names_with_double_quotes(raw_db):
         "SELECT audit_events_create_day_partitions(%s::regclass, %s, %s)", [live, old, old + DAY]
     )
     raw_db.execute(
-        sql.SQL("INSERT INTO {} VALUES (gen_random_uuid(), %s, 'x')").format(
+        sql.SQL("INSERT INTO {} VALUES (audit_events_uuid7(%s), %s, 'x')").format(
             sql.Identifier(DOUBLE_QUOTED)
         ),
-        [day_bounds(old)[0]],
+        [day_bounds(old)[0], day_bounds(old)[0]],
     )
     statements = raw_db.execute(
         "SELECT audit_events_maintenance_statements(%s::regclass, %s::regclass, %s, %s, %s)",

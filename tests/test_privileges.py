@@ -16,6 +16,7 @@ import pytest
 from django.db import ProgrammingError, connection, connections
 from psycopg import errors, sql
 
+from audit_events.ids import uuid7_for
 from audit_events.lifecycle import partition_status
 from audit_events.models import (
     ArchivedAuditEvent,
@@ -137,8 +138,8 @@ def app(roles) -> Iterator[psycopg.Connection]:
 
 
 def insert_event(conn, table=LIVE, day=None) -> uuid.UUID:
-    event_id = uuid.uuid4()
     when = day_bounds(day)[0] if day else datetime.datetime.now(datetime.UTC)
+    event_id = uuid7_for(when)
     conn.execute(
         sql.SQL(
             "INSERT INTO {} (id, timestamp, username, url, query_params, post_data, "
@@ -442,3 +443,24 @@ def test_quarantine_is_reported_by_audit_partitions_and_a_system_check(app):
     call_command("audit_partitions", stdout=out, stderr=StringIO())
     assert "1 spooled row(s) are held in quarantine" in out.getvalue()
     assert "audit_events.W003" in [m.id for m in check_database(databases=["default"])]
+
+
+def test_app_role_cannot_reuse_an_event_id(app):
+    """An id carries its event's time (CHECK audit_events_id_is_time): the same id with
+    another timestamp is refused, and with the same timestamp the primary key refuses it."""
+    event_id = insert_event(app)
+    when = AuditEvent.objects.get(pk=event_id).timestamp
+    insert = sql.SQL(
+        "INSERT INTO {} (id, timestamp, username, url, query_params, post_data, "
+        "headers, object_id, content, content_type_id) VALUES "
+        "(%s, %s, 'forged', '', '{{}}', '{{}}', '{{}}', '1', '{{}}', %s)"
+    ).format(sql.Identifier(LIVE))
+    for other in (when - datetime.timedelta(hours=1), when + datetime.timedelta(microseconds=1)):
+        with pytest.raises(errors.CheckViolation, match="audit_events_id_is_time"):
+            app.execute(insert, [event_id, other, content_type_id()])
+    with pytest.raises(errors.UniqueViolation):
+        app.execute(insert, [event_id, when, content_type_id()])
+    # A random (version 4) id fits no timestamp.
+    with pytest.raises(errors.CheckViolation, match="audit_events_id_is_time"):
+        app.execute(insert, [uuid.uuid4(), when, content_type_id()])
+    assert list(AuditEvent.objects.values_list("pk", flat=True)) == [event_id]

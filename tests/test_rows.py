@@ -81,3 +81,37 @@ def test_unencodable_content_names_its_key_and_writes_nothing():
     with pytest.raises(TypeError, match=r"bad\.inner"):
         event.save()
     assert not AuditEvent.objects.exists()
+
+
+def _prepared_inserts(table):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f'INSERT INTO "{table}"%'],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_insert_is_prepared_once_per_session_and_reused():
+    from audit_events.context import AuditContext
+
+    article = Article.objects.create(title="prepared")
+    table = AuditEvent._meta.db_table
+    assert _prepared_inserts(table) == 0
+    events = [AuditContext().create_event(article, n=n) for n in range(5)]
+    assert _prepared_inserts(table) == 1  # parsed and planned once, executed five times
+    assert AuditEvent.objects.filter(pk__in=[e.pk for e in events]).count() == 5
+
+
+def test_watched_cursors_see_the_insert(django_assert_num_queries):
+    """With Django's query log on (assertNumQueries, DEBUG), the INSERT goes through it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    article = Article.objects.create(title="watched")
+    with CaptureQueriesContext(connection) as ctx:
+        AuditEvent(content_object=article).save()
+    assert [q for q in ctx.captured_queries if q["sql"].startswith("INSERT INTO")]
+    assert _prepared_inserts(AuditEvent._meta.db_table) == 0

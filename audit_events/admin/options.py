@@ -49,6 +49,7 @@ from audit_events.admin.filters import ObjectIdFilter, UserIdFilter
 from audit_events.admin.lookups import check_date_params, check_lookup
 from audit_events.admin.paginator import EstimatedCountPaginator
 from audit_events.encoding import AuditJSONEncoder
+from audit_events.ids import timestamp_of
 from audit_events.limits import is_query_canceled, statement_timeout
 from audit_events.partitions import day_bounds, utc_today
 from audit_events.readers import events_for_reading
@@ -68,6 +69,8 @@ _NOT_FILTERS = (*IGNORED_PARAMS, PAGE_VAR, ERROR_FLAG)
 # Parameters that narrow the list enough to skip the default day: a date, or an
 # indexed user / object lookup (ordered per partition by the index itself).
 _NARROWING_PARAMS = ("timestamp__", UserIdFilter.parameter_name, ObjectIdFilter.parameter_name)
+# Time order is id order (an id holds its timestamp): the primary key sorts.
+_BY_ID = {"timestamp": "id", "-timestamp": "-id", "pk": "id", "-pk": "-id"}
 
 
 class ReadOnlyAdminMixin:
@@ -124,8 +127,10 @@ class ReadOnlyAdminMixin:
 class PartitionedChangeList(ChangeList):
     """A changelist whose date drill-down comes from the partition catalog.
 
-    Sorting is offered on ``sortable_by`` only: ``?o=<n>`` naming another column
-    is ignored (it would sort whole partitions).
+    Sorting by time is sorting by id: an id holds its event's timestamp
+    (``audit_events.ids``), so the primary key gives the order without a sort
+    or a second index. Sorting is offered on ``sortable_by`` only: ``?o=<n>``
+    naming another column is ignored (it would sort whole partitions).
     """
 
     def get_ordering_field(self, field_name: Any) -> Any:
@@ -140,6 +145,14 @@ class PartitionedChangeList(ChangeList):
             self.params,
             lambda params: self.get_query_string(params, ["timestamp__"]),
         )
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        ordering = []
+        for field in super().get_ordering(request, queryset):
+            field = _BY_ID.get(field, field) if isinstance(field, str) else field
+            if field not in ordering:
+                ordering.append(field)
+        return ordering
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
         # The list shows no JSON column: not reading them spares the TOAST lookups
@@ -171,7 +184,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         DAY,
     )
     list_select_related = ("content_type",)
-    ordering = ("-timestamp",)
+    # Newest first, by the primary key (an id holds its timestamp): a day's page
+    # is a backward scan of the key's index, however big the day.
+    ordering = ("-id",)
     # Sorting on any other column would sort whole partitions.
     sortable_by = ("timestamp",)
     paginator = EstimatedCountPaginator
@@ -201,6 +216,15 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         queryset = events_for_reading(self.model)
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        """The event, looked up in the one day table its id's time falls in."""
+        when = timestamp_of(object_id)
+        if when is None or from_field not in (None, "id"):
+            return None  # no event has an id that is not a UUIDv7
+        return self.get_queryset(request).filter(pk=object_id, timestamp=when).first()
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return PartitionedChangeList

@@ -1,4 +1,4 @@
-"""Cursor pagination of events, newest first."""
+"""Cursor pagination of events, newest first, in primary-key order."""
 
 from __future__ import annotations
 
@@ -8,19 +8,23 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import DateTimeField, Model, QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
 
+from audit_events.ids import timestamp_of
 from audit_events.rest.filters import parse_moment
 
 __all__ = ["EventCursorPagination"]
 
 
 class EventCursorPagination(CursorPagination):
-    """Pages of events ordered by ``timestamp`` (newest first), ``id`` breaking ties.
+    """Pages of events ordered by ``id``, newest first.
 
-    A cursor holds the last timestamp seen, so the next page is a
-    ``timestamp < <literal>`` query: it never counts, never uses OFFSET over the
-    table, and older partitions are read only as the client pages into them.
-    Events sharing a timestamp are told apart by their (time-ordered) id.
+    An id holds its event's timestamp (``audit_events.ids``), so id order is
+    time order: a page is a backward scan of each day table's primary key, with
+    no sort and no second index, however big the day. A cursor holds the last
+    id seen; the next page is ``id < <id>`` and also ``timestamp <= <its time>``,
+    so day tables newer than the cursor are not read at all. It never counts
+    and never uses OFFSET over the table.
 
     A cursor is client input like any parameter: one that does not decode, or
     whose position is not a value of the ordering column, is answered with
@@ -28,16 +32,22 @@ class EventCursorPagination(CursorPagination):
     to ``max_page_size`` with 400 keyed ``page_size``.
     """
 
-    ordering = ("-timestamp", "-id")
+    ordering = ("-id",)
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
     _model: type[Model] | None = None
 
     def paginate_queryset(
-        self, queryset: QuerySet[Any], request: Any, view: Any = None
+        self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any] | None:
         self._model = queryset.model
+        cursor = self.decode_cursor(request)
+        when = timestamp_of(cursor.position) if cursor and cursor.position else None
+        if when is not None:
+            # Forward pages hold older ids (ordering is -id), previous pages newer ones.
+            bound = "timestamp__gte" if cursor.reverse else "timestamp__lte"
+            queryset = queryset.filter(**{bound: when})
         page: list[Any] | None = super().paginate_queryset(queryset, request, view)
         return page
 

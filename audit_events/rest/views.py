@@ -11,6 +11,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
+from audit_events.ids import timestamp_of
 from audit_events.limits import is_query_canceled, statement_timeout
 from audit_events.models import get_audit_event_archive_model, get_audit_event_model
 from audit_events.readers import events_for_reading
@@ -83,6 +84,10 @@ class _EventViewSet(viewsets.ReadOnlyModelViewSet):
             raise QueryTimedOut from exc
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.action == "retrieve":
+            # An id holds its event's timestamp: read the one day table it falls in.
+            when = timestamp_of(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+            return queryset.none() if when is None else queryset.filter(timestamp=when)
         if self.action != "list":
             return queryset
         return filter_events(queryset, self.request.query_params)
