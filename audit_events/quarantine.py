@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from typing import Any
 from django.db import DatabaseError, connections, models, transaction
 from psycopg import sql
 
+from audit_events.ids import id_matches
 from audit_events.partitions import FIRST_DAY, LAST_DAY, column_of, table_of
 from audit_events.spool import spool_table
 
@@ -50,6 +52,7 @@ AMENDMENT = "late event for a sealed day"
 _MISMATCH = "its JSON row does not match its id and timestamp columns"
 _INVALID = "not a valid event"
 _DUPLICATE = "its id is already stored"
+_NOT_ITS_TIME = "its id is not an id of its timestamp (audit_events.ids)"
 _ARCHIVED = "its day is archived"
 _NO_DAY = "its timestamp has no day a partition can hold"
 _DAY = datetime.timedelta(days=1)
@@ -172,7 +175,7 @@ def _row_refusal(using: str, event_id: Any) -> str | None:
             _sql(
                 cursor,
                 sql.SQL(
-                    "SELECT r.{pk} = s.id AND r.{ts} = s.timestamp "
+                    "SELECT r.{pk} = s.id AND r.{ts} = s.timestamp, s.timestamp "
                     "FROM {spool} AS s, jsonb_populate_record(NULL::{live}, s.row) AS r "
                     "WHERE s.id = %s"
                 ).format(
@@ -188,23 +191,32 @@ def _row_refusal(using: str, event_id: Any) -> str | None:
         return f"{_INVALID}: {str(exc).strip()}"
     if not matches or matches[0] is not True:
         return _MISMATCH
+    when = matches[1]
+    if not id_matches(_as_uuid(event_id), when):
+        return _NOT_ITS_TIME
     with connections[using].cursor() as cursor:
-        # Without the timestamp, each partition's primary key index is probed once.
+        # An id holds its timestamp (the tables' CHECK): a stored event with this id
+        # has this timestamp, so the probe reads one day table of each parent.
         _sql(
             cursor,
             sql.SQL(
-                "SELECT EXISTS (SELECT 1 FROM {live} WHERE {pk} = %s) "
-                "OR EXISTS (SELECT 1 FROM {archive} WHERE {pk} = %s)"
+                "SELECT EXISTS (SELECT 1 FROM {live} WHERE {pk} = %s AND {ts} = %s) "
+                "OR EXISTS (SELECT 1 FROM {archive} WHERE {pk} = %s AND {ts} = %s)"
             ).format(
                 live=sql.Identifier(table_of(live)),
                 archive=sql.Identifier(table_of(archive)),
                 pk=sql.Identifier(column_of(live)),
+                ts=sql.Identifier(column_of(live, "timestamp")),
             ),
-            [event_id, event_id],
+            [event_id, when, event_id, when],
         )
         if cursor.fetchone()[0]:
             return _DUPLICATE
     return None
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _move(using: str, event_id: Any, target: type[models.Model]) -> int:

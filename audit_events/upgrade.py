@@ -76,14 +76,11 @@ PROGRESS_TABLE = "audit_events_upgrade_progress"
 def new_id_sql(timestamp: sql.Composable) -> sql.Composable:
     """The SQL expression of a new event id for an event at ``timestamp``.
 
-    The one place the upgrade makes ids: a UUIDv7 whose 48-bit time is the
-    event's own timestamp in milliseconds, the other 74 bits random. When the
-    ids of ``audit_events`` change scheme, change this expression only.
+    The one place the upgrade makes ids: ``audit_events_uuid7`` (``sql/event_id.sql``),
+    the UUIDv7 of the event's own timestamp that the tables' CHECK requires, the
+    same as ``audit_events.ids.uuid7_for`` in Python.
     """
-    return sql.SQL(
-        "(lpad(to_hex(floor(extract(epoch FROM {ts}) * 1000)::bigint), 12, '0') || '7' "
-        "|| substr(replace(gen_random_uuid()::text, '-', ''), 14, 19))::uuid"
-    ).format(ts=timestamp)
+    return sql.SQL("audit_events_uuid7({ts})").format(ts=timestamp)
 
 
 @dataclass(frozen=True)

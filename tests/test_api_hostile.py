@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from audit_events.checks import check_rest_framework
+from audit_events.ids import uuid7_for
 from audit_events.partitions import day_bounds, utc_today
 from tests.fixtures_events import make_events, past_days
 from tests.testapp.models import Article
@@ -116,12 +117,22 @@ def _offset(text: str) -> datetime.timedelta:
     return sign * datetime.timedelta(hours=int(hours), minutes=int(minutes))
 
 
-def test_a_cursor_with_an_offset_postgresql_refuses_still_pages(staff, days):
+def test_a_cursor_positioned_on_an_id_pages_from_there(staff, days):
+    """Pages are in id order (an id holds its time): a cursor's position is an id."""
+    start, _ = day_bounds(days[-1])
+    response = staff.get(EVENTS, {"cursor": _cursor(f"p={uuid7_for(start)}")})
+    assert response.status_code == 200, response.content
+    assert len(response.data["results"]) == 8  # the two older days, newest first
+
+
+def test_a_cursor_positioned_on_a_time_is_a_400(staff, days):
+    """The position of the cursors of before (a time, even with an offset PostgreSQL
+    refuses) is not an id: a 400 naming the cursor, not a 500."""
     start, _ = day_bounds(days[-1])
     moment = start.astimezone(datetime.timezone(-datetime.timedelta(hours=23)))
     response = staff.get(EVENTS, {"cursor": _cursor(f"p={moment.isoformat()}")})
-    assert response.status_code == 200, response.content
-    assert len(response.data["results"]) == 8  # the two older days, newest first
+    assert response.status_code == 400
+    assert "cursor" in response.data
 
 
 def test_cursors_the_api_hands_out_still_work(staff, days):

@@ -16,7 +16,7 @@ import pytest
 from django.db import ProgrammingError, connection, connections
 from psycopg import errors, sql
 
-from audit_events.ids import uuid7_for
+from audit_events.ids import timestamp_of, uuid7_for
 from audit_events.lifecycle import partition_status
 from audit_events.models import (
     ArchivedAuditEvent,
@@ -330,7 +330,7 @@ def verify_output() -> str:
 def test_a_spool_row_at_odds_with_its_timestamp_cannot_stop_rotation(app):
     """Issue 11.1: row.timestamp in 1990, column today: once every rotation failed."""
     now = datetime.datetime.now(datetime.UTC)
-    good, bad = uuid.uuid4(), uuid.uuid4()
+    good, bad = uuid7_for(now), uuid7_for(now + datetime.timedelta(microseconds=1))
     spool_as_app(app, good, now, event_row(good, now))
     spool_as_app(app, bad, now, event_row(bad, datetime.datetime(1990, 1, 1, tzinfo=datetime.UTC)))
     last = partition_status()[-1].table  # a day to premake, so that the run analyzes
@@ -366,10 +366,24 @@ def test_a_spool_row_reusing_an_archived_id_on_an_archived_day_is_quarantined(ap
     assert f"{old:%Y-%m-%d}: amended: 1 late event(s)" in verify_output()
 
 
+def test_a_spool_row_whose_id_is_not_of_its_time_is_quarantined(app):
+    """A random (version 4) id fits no timestamp: the row never reaches history."""
+    now = datetime.datetime.now(datetime.UTC)
+    event_id = uuid.uuid4()
+    spool_as_app(app, event_id, now, event_row(event_id, now))
+    out = rotate_as_maintainer()
+    assert "quarantine" in out and "seal" in out  # the run went on
+    assert quarantined() == {
+        str(event_id): "its id is not an id of its timestamp (audit_events.ids)"
+    }
+    assert not AuditEvent.objects.filter(pk=event_id).exists()
+
+
 def test_a_spool_row_reusing_a_stored_id_is_quarantined(app):
-    """A second row with a stored id (another timestamp) would break the event's pages."""
+    """A second row with a stored id would break the event's pages (with another
+    timestamp it is refused as not of its time, see above)."""
     stored = insert_event(app)
-    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=1)
+    when = timestamp_of(stored)
     spool_as_app(app, stored, when, event_row(stored, when))
     rotate_as_maintainer()
     assert AuditEvent.objects.filter(pk=stored).count() == 1
@@ -387,7 +401,7 @@ def test_a_spool_row_reusing_a_stored_id_is_quarantined(app):
 )
 def test_a_spool_row_that_is_not_an_event_is_quarantined(app, row):
     now = datetime.datetime.now(datetime.UTC)
-    event_id = uuid.uuid4()
+    event_id = uuid7_for(now)
     spool_as_app(
         app, event_id, now, row if isinstance(row, list) else event_row(event_id, now, **row)
     )
