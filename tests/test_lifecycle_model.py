@@ -140,6 +140,8 @@ class Lifecycle(RuleBasedStateMachine):
         with override_settings(AUDIT_ARCHIVE_RETENTION_DAYS=retention):
             try:
                 matching = "ALTER TABLE" if only_ddl else None
+                if only_ddl and crash_at is not None:  # a run has few: 2 per day moved
+                    crash_at = 1 + (crash_at - 1) % 6
                 with crash_after(at=crash_at, matching=matching, before=before):
                     if run == "archive":
                         archive_older_than(older_than, today=self.today)
