@@ -44,7 +44,7 @@ class EventCursorPagination(CursorPagination):
         self._model = queryset.model
         cursor = self.decode_cursor(request)
         when = timestamp_of(cursor.position) if cursor and cursor.position else None
-        if when is not None:
+        if cursor is not None and when is not None:
             # Forward pages hold older ids (ordering is -id), previous pages newer ones.
             bound = "timestamp__gte" if cursor.reverse else "timestamp__lte"
             queryset = queryset.filter(**{bound: when})
