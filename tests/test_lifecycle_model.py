@@ -11,7 +11,8 @@ below must hold whatever happened before.
 ``AUDIT_MODEL_EXAMPLES`` (default 10) and ``AUDIT_MODEL_STEPS`` (default 15) set the
 size; CI runs the defaults, derandomized (the same examples every run). A long,
 random run (docs/reliability.md):
-``AUDIT_MODEL_RANDOM=1 AUDIT_MODEL_EXAMPLES=300 pytest tests/test_lifecycle_model.py``.
+``AUDIT_MODEL_RANDOM=1 AUDIT_MODEL_EXAMPLES=600 AUDIT_MODEL_STEPS=25 pytest
+tests/test_lifecycle_model.py``.
 """
 
 from __future__ import annotations
