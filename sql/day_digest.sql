@@ -38,6 +38,8 @@ DECLARE
     key_column name;
     order_list text;
     row_list text;
+    order_columns text;
+    order_keys text;
 BEGIN
     SELECT a.attname INTO key_column
     FROM pg_catalog.pg_partitioned_table AS pt
@@ -54,23 +56,32 @@ BEGIN
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', c), ', ' ORDER BY k) INTO row_list
     FROM pg_catalog.unnest(hashed) WITH ORDINALITY AS u(c, k);
-    SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', ' ORDER BY k.ord)
-    INTO order_list
+    SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', ' ORDER BY k.ord),
+           pg_catalog.string_agg(pg_catalog.format(', t.%I AS o%s', a.attname, k.ord), ''
+                                 ORDER BY k.ord),
+           pg_catalog.string_agg(pg_catalog.format(', s.o%s', k.ord), '' ORDER BY k.ord)
+    INTO order_list, order_columns, order_keys
     FROM pg_catalog.pg_constraint AS c
     CROSS JOIN LATERAL pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
     JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
     WHERE c.conrelid = parent AND c.contype = 'p' AND a.attname <> key_column;
+    -- Each aggregate names its order (ORDER BY inside the call): the digest must
+    -- not depend on the order a plan happens to feed rows in (Citus merges the
+    -- shards' rows in no order; a HashAggregate returns groups in no order).
     RETURN QUERY EXECUTE pg_catalog.format(
         'SELECT coalesce(pg_catalog.sum(m.n), 0)::bigint, pg_catalog.encode(pg_catalog.sha256('
-        '  coalesce(pg_catalog.string_agg(m.h, ''''::bytea), ''''::bytea)), ''hex''), $3'
+        '  coalesce(pg_catalog.string_agg(m.h, ''''::bytea ORDER BY m.minute), ''''::bytea)),'
+        '  ''hex''), $3'
         ' FROM (SELECT s.minute, pg_catalog.count(*) AS n,'
-        '         pg_catalog.sha256(pg_catalog.string_agg(s.h, ''''::bytea)) AS h'
-        '       FROM (SELECT pg_catalog.date_trunc(''minute'', t.%I) AS minute,'
+        '         pg_catalog.sha256(pg_catalog.string_agg(s.h, ''''::bytea ORDER BY s.k%s)) AS h'
+        '       FROM (SELECT pg_catalog.date_trunc(''minute'', t.%I) AS minute, t.%I AS k%s,'
         '               pg_catalog.sha256(pg_catalog.convert_to(ROW(%s)::text, ''UTF8'')) AS h'
         '             FROM %s AS t WHERE t.%I >= $1 AND t.%I < $2'
         '             ORDER BY 1, t.%I%s) AS s'
         '       GROUP BY s.minute) AS m',
-        key_column, row_list, parent, key_column, key_column, key_column,
+        coalesce(order_keys, ''), key_column, key_column, coalesce(order_columns, ''),
+        row_list, parent, key_column,
+        key_column, key_column,
         CASE WHEN order_list IS NULL THEN '' ELSE ', ' || order_list END)
         USING lower_bound, upper_bound, hashed;
 END
