@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from psycopg import sql
 
 from audit_events.conf import settings
@@ -501,8 +501,9 @@ def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
 def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
     def target_for_day(day: datetime.date) -> type[models.Model]:
         target, create = _drain_target(cursor, using, window, day)
-        if create:
-            _create_partition(cursor, using, target, day)
+        if create:  # in the drain's transaction for the day (see drain_checked)
+            with connections[using].cursor() as drain_cursor:
+                _create_partition(drain_cursor, using, target, day)
         return target
 
     steps = []
@@ -542,6 +543,14 @@ def _create_partition(
             sql.Literal(day),
         )
     text = statement.as_string(cursor.connection)
-    retry_on_lock_timeout(
-        lambda: cursor.execute(text), f"create partition of {table_of(model)} for {day}"
-    )
+
+    def attempt() -> None:
+        # A savepoint per try: a lock timeout must not abort the drain's transaction.
+        with transaction.atomic(using=using):
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)",
+                [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"],
+            )
+            cursor.execute(text)
+
+    retry_on_lock_timeout(attempt, f"create partition of {table_of(model)} for {day}")

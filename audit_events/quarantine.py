@@ -90,7 +90,8 @@ def drain_checked(
         using: the database alias.
         target_for_day: returns the model whose table receives a day (live, or
             archive for a day past the archive age), after making sure it has a
-            partition for it. Only called for days neither sealed nor archived.
+            partition for it (on the ``using`` connection, inside the day's
+            transaction). Only called for days neither sealed nor archived.
 
     Returns:
         One ``DrainedDay`` per day met, in day order.
@@ -112,11 +113,19 @@ def drain_checked(
             ],
         )
         rows = cursor.fetchall()
+    days: dict[datetime.date | None, list[Any]] = {}
     for event_id, timestamp in rows:
         day = None if timestamp is None else timestamp.astimezone(datetime.UTC).date()
-        if day not in by_day:
+        days.setdefault(day, []).append(event_id)
+    for day, event_ids in days.items():
+        # One transaction per day: a partition the drain makes for the day
+        # (and its ledger record) commits with the rows it takes, never
+        # without them. An empty day left by a crash in between would be
+        # sealed empty by the next run, and its rows refused as late events.
+        with transaction.atomic(using=using):
             by_day[day] = DrainedDay(day, _NO_DAY if day is None else _day_refusal(using, day))
-        _drain_one(using, event_id, day, by_day[day], target_for_day)
+            for event_id in event_ids:
+                _drain_one(using, event_id, day, by_day[day], target_for_day)
     return [by_day[d] for d in sorted(by_day, key=lambda d: d or datetime.date.min)]
 
 
@@ -129,8 +138,10 @@ def _drain_one(
 ) -> None:
     reason = drained.refusal or _row_refusal(using, event_id)
     if reason is None and day is not None:
+        # Not the row's fault when its day's partition cannot be made (a lock,
+        # a refused ledger record): that fails the run, the row stays spooled.
+        target = target_for_day(day)
         try:
-            target = target_for_day(day)
             with transaction.atomic(using=using):
                 moved = _move(using, event_id, target)
         except DatabaseError as exc:
