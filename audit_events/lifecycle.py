@@ -49,7 +49,13 @@ from audit_events.locks import release_rotation_lock, retry_on_lock_timeout, try
 from audit_events.partitions import table_of, utc_today
 from audit_events.quarantine import drain_checked
 from audit_events.spool import forget_partitioned_days, spool_table, spooled_counts
-from audit_events.tamper import close_day_table, copy_seals_to_archived_days, days_to_seal, seal_day
+from audit_events.tamper import (
+    close_day_table,
+    copy_seals_to_archived_days,
+    days_to_seal,
+    seal_cutoff,
+    seal_day,
+)
 
 __all__ = [
     "PartitionStatus",
@@ -258,14 +264,20 @@ def _run(using: str, window: _Window, *, dry_run: bool, drain: bool, analyze: bo
     if dry_run:
         with connections[using].cursor() as cursor:
             planned = _plan(cursor, using, window, analyze)
-            drains = _drain_plan(cursor, using, window) if drain else []
-        return _ordered([p.step for p in planned], drains, _seal_plan(using, window))
+            created: list[tuple[datetime.date, str]] = []
+            drains = _drain_plan(cursor, using, window, created) if drain else []
+            early, late = _seal_plan(using, window)
+            if drain:
+                late = sorted([*late, *_created_seal_plan(cursor, window, created)], key=_by_day)
+        return _ordered([p.step for p in planned], drains, early, late if drain else [])
     with _maintenance_session(using, table_of(live)) as cursor:
         planned = retry_on_lock_timeout(
             lambda: _plan(cursor, using, window, analyze), f"plan maintenance of {table_of(live)}"
         )
         first = [_execute(cursor, p) for p in planned if p.step.action in _BEFORE_SEAL]
-        sealed = _seal(cursor, using, window)
+        # A live day with spooled events is sealed after the drain: they were
+        # written before its seal (its partition was missing), not late.
+        sealed = _seal(cursor, using, window, waiting=_spooled_days(using))
         done = [_execute(cursor, p) for p in planned if p.step.action not in _BEFORE_SEAL_OR_LAST]
         copy_seals_to_archived_days(using)
         drained = _drain(cursor, using, window) if drain else []
@@ -280,12 +292,19 @@ _BEFORE_SEAL = ("repair", "create")
 _BEFORE_SEAL_OR_LAST = ("repair", "create", "analyze")
 
 
-def _ordered(planned: list[Step], drains: list[Step], seals: list[Step]) -> list[Step]:
-    """The plan in the order it runs: repair and create, seal, the moves, drain, analyze."""
+def _ordered(
+    planned: list[Step], drains: list[Step], seals: list[Step], late_seals: list[Step]
+) -> list[Step]:
+    """The plan in the order it runs: repair and create, seal, the moves, drain,
+    seal of the live days the drain filled, analyze."""
     first = [s for s in planned if s.action in _BEFORE_SEAL]
     moves = [s for s in planned if s.action not in _BEFORE_SEAL_OR_LAST]
     analyze = [s for s in planned if s.action == "analyze"]
-    return [*first, *seals, *moves, *drains, *analyze]
+    return [*first, *seals, *moves, *drains, *late_seals, *analyze]
+
+
+def _spooled_days(using: str) -> set[datetime.date]:
+    return {day for day, _count in spooled_counts(_models()[0], using)}
 
 
 def _models() -> tuple[type[models.Model], type[models.Model]]:
@@ -429,16 +448,47 @@ def _close(cursor: Any, table: str) -> None:
     retry_on_lock_timeout(lambda: close_day_table(cursor, table), f"close {table} to new rows")
 
 
-def _seal_plan(using: str, window: _Window) -> list[Step]:
+def _seal_plan(using: str, window: _Window) -> tuple[list[Step], list[Step]]:
+    """The seals before the moves, and those after the drain (see ``_waits``)."""
+    if window.seal_now is None:
+        return [], []
+    waiting = _spooled_days(using)
+    early, late = [], []
+    for day, table, state in days_to_seal(using, window.seal_now):
+        step = Step("seal", table, day, "close to new rows, record row count and digest")
+        (late if _waits(day, state, waiting) else early).append(step)
+    return early, late
+
+
+def _created_seal_plan(
+    cursor: Any, window: _Window, created: list[tuple[datetime.date, str]]
+) -> list[Step]:
+    """Seals of the days the drain makes that are past their grace (sealed after it)."""
     if window.seal_now is None:
         return []
-    return [
-        Step("seal", table, day, "close to new rows, record row count and digest")
-        for day, table, _state in days_to_seal(using, window.seal_now)
-    ]
+    cutoff = seal_cutoff(window.seal_now)
+    steps = []
+    for day, parent in created:
+        if datetime.datetime.combine(day + _DAY, datetime.time(), tzinfo=datetime.UTC) > cutoff:
+            continue
+        cursor.execute("SELECT audit_events_partition_name(%s, %s)", [parent, day])
+        table = cursor.fetchone()[0]
+        steps.append(Step("seal", table, day, "close to new rows, record row count and digest"))
+    return steps
 
 
-def _seal(cursor: Any, using: str, window: _Window) -> list[Step]:
+def _by_day(step: Step) -> datetime.date:
+    return step.day or datetime.date.min
+
+
+def _waits(day: datetime.date, state: str, waiting: set[datetime.date]) -> bool:
+    """A live day with spooled events waits for the drain before its seal."""
+    return state == "live" and day in waiting
+
+
+def _seal(
+    cursor: Any, using: str, window: _Window, waiting: set[datetime.date] | None = None
+) -> list[Step]:
     """Seal every closed day past its grace: close its table, then digest it.
 
     The trigger is committed first, in its own short transaction (it waits for
@@ -449,6 +499,8 @@ def _seal(cursor: Any, using: str, window: _Window) -> list[Step]:
         return []
     steps = []
     for day, table, state in days_to_seal(using, window.seal_now):
+        if _waits(day, state, waiting or set()):
+            continue
         if state == "live":
             _close(cursor, table)
         found = seal_day(day, table, state, using)
@@ -481,11 +533,16 @@ def _drain_target(
     return (archive if day < window.archive_before else live), True
 
 
-def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
+def _drain_plan(
+    cursor: Any, using: str, window: _Window, created: list[tuple[datetime.date, str]]
+) -> list[Step]:
+    """The drain's steps; ``created`` gets (day, parent table) of each day it makes."""
     live, _ = _models()
     steps = []
     for day, count in spooled_counts(live, using):
         target, create = _drain_target(cursor, using, window, day)
+        if create:
+            created.append((day, table_of(target)))
         creating = " (creating its partition)" if create else ""
         steps.append(
             Step(
