@@ -50,6 +50,7 @@ from audit_events.partitions import table_of, utc_today
 from audit_events.quarantine import drain_checked
 from audit_events.spool import forget_partitioned_days, spool_table, spooled_counts
 from audit_events.tamper import (
+    SEAL_TRIGGER,
     close_day_table,
     copy_seals_to_archived_days,
     days_to_seal,
@@ -304,7 +305,22 @@ def _ordered(
 
 
 def _spooled_days(using: str) -> set[datetime.date]:
-    return {day for day, _count in spooled_counts(_models()[0], using)}
+    """Days with spooled events whose live partition is still open to new rows.
+
+    A day closed by a seal that did not finish (a crash between the trigger and
+    the record) refuses its spooled rows anyway: it is sealed first, they are
+    amendments.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = %s",
+            [SEAL_TRIGGER],
+        )
+        closed = {name for (name,) in cursor.fetchall()}
+    return {
+        s.day for s in partition_status(using) if s.state == "live" and s.table not in closed
+    } & {day for day, _count in spooled_counts(_models()[0], using)}
 
 
 def _models() -> tuple[type[models.Model], type[models.Model]]:
