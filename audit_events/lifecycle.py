@@ -266,19 +266,22 @@ def _run(using: str, window: _Window, *, dry_run: bool, drain: bool, analyze: bo
         with connections[using].cursor() as cursor:
             planned = _plan(cursor, using, window, analyze)
             created: list[tuple[datetime.date, str]] = []
-            drains = _drain_plan(cursor, using, window, created) if drain else []
-            early, late = _seal_plan(using, window)
-            if drain:
-                late = sorted([*late, *_created_seal_plan(cursor, window, created)], key=_by_day)
-        return _ordered([p.step for p in planned], drains, early, late if drain else [])
+            waiting = _spooled_days(using) if drain else set()
+            early = _drain_plan(cursor, using, window, created, only=waiting) if waiting else []
+            drains = _drain_plan(cursor, using, window, created, skip=waiting) if drain else []
+            seals = _seal_plan(using, window)
+            late = _created_seal_plan(cursor, window, created) if drain else []
+        return _ordered([p.step for p in planned], early, seals, drains, late)
     with _maintenance_session(using, table_of(live)) as cursor:
         planned = retry_on_lock_timeout(
             lambda: _plan(cursor, using, window, analyze), f"plan maintenance of {table_of(live)}"
         )
         first = [_execute(cursor, p) for p in planned if p.step.action in _BEFORE_SEAL]
-        # A live day with spooled events is sealed after the drain: they were
-        # written before its seal (its partition was missing), not late.
-        sealed = _seal(cursor, using, window, waiting=_spooled_days(using))
+        # A live day with spooled events takes them before its seal (and before
+        # it is archived): they were written before the seal, not late.
+        waiting = _spooled_days(using) if drain else set()
+        first += _drain(cursor, using, window, only=waiting) if waiting else []
+        sealed = _seal(cursor, using, window)
         done = [_execute(cursor, p) for p in planned if p.step.action not in _BEFORE_SEAL_OR_LAST]
         copy_seals_to_archived_days(using)
         drained = _drain(cursor, using, window) if drain else []
@@ -294,14 +297,18 @@ _BEFORE_SEAL_OR_LAST = ("repair", "create", "analyze")
 
 
 def _ordered(
-    planned: list[Step], drains: list[Step], seals: list[Step], late_seals: list[Step]
+    planned: list[Step],
+    early_drains: list[Step],
+    seals: list[Step],
+    drains: list[Step],
+    late_seals: list[Step],
 ) -> list[Step]:
-    """The plan in the order it runs: repair and create, seal, the moves, drain,
-    seal of the live days the drain filled, analyze."""
+    """The plan in the order it runs: repair and create, drain of the open live
+    days, seal, the moves, drain, seal of the days the drain made, analyze."""
     first = [s for s in planned if s.action in _BEFORE_SEAL]
     moves = [s for s in planned if s.action not in _BEFORE_SEAL_OR_LAST]
     analyze = [s for s in planned if s.action == "analyze"]
-    return [*first, *seals, *moves, *drains, *late_seals, *analyze]
+    return [*first, *early_drains, *seals, *moves, *drains, *late_seals, *analyze]
 
 
 def _spooled_days(using: str) -> set[datetime.date]:
@@ -464,16 +471,13 @@ def _close(cursor: Any, table: str) -> None:
     retry_on_lock_timeout(lambda: close_day_table(cursor, table), f"close {table} to new rows")
 
 
-def _seal_plan(using: str, window: _Window) -> tuple[list[Step], list[Step]]:
-    """The seals before the moves, and those after the drain (see ``_waits``)."""
+def _seal_plan(using: str, window: _Window) -> list[Step]:
     if window.seal_now is None:
-        return [], []
-    waiting = _spooled_days(using)
-    early, late = [], []
-    for day, table, state in days_to_seal(using, window.seal_now):
-        step = Step("seal", table, day, "close to new rows, record row count and digest")
-        (late if _waits(day, state, waiting) else early).append(step)
-    return early, late
+        return []
+    return [
+        Step("seal", table, day, "close to new rows, record row count and digest")
+        for day, table, _state in days_to_seal(using, window.seal_now)
+    ]
 
 
 def _created_seal_plan(
@@ -493,18 +497,7 @@ def _created_seal_plan(
     return steps
 
 
-def _by_day(step: Step) -> datetime.date:
-    return step.day or datetime.date.min
-
-
-def _waits(day: datetime.date, state: str, waiting: set[datetime.date]) -> bool:
-    """A live day with spooled events waits for the drain before its seal."""
-    return state == "live" and day in waiting
-
-
-def _seal(
-    cursor: Any, using: str, window: _Window, waiting: set[datetime.date] | None = None
-) -> list[Step]:
+def _seal(cursor: Any, using: str, window: _Window) -> list[Step]:
     """Seal every closed day past its grace: close its table, then digest it.
 
     The trigger is committed first, in its own short transaction (it waits for
@@ -515,8 +508,6 @@ def _seal(
         return []
     steps = []
     for day, table, state in days_to_seal(using, window.seal_now):
-        if _waits(day, state, waiting or set()):
-            continue
         if state == "live":
             _close(cursor, table)
         found = seal_day(day, table, state, using)
@@ -550,12 +541,19 @@ def _drain_target(
 
 
 def _drain_plan(
-    cursor: Any, using: str, window: _Window, created: list[tuple[datetime.date, str]]
+    cursor: Any,
+    using: str,
+    window: _Window,
+    created: list[tuple[datetime.date, str]],
+    only: set[datetime.date] | None = None,
+    skip: set[datetime.date] = frozenset(),  # type: ignore[assignment]
 ) -> list[Step]:
     """The drain's steps; ``created`` gets (day, parent table) of each day it makes."""
     live, _ = _models()
     steps = []
     for day, count in spooled_counts(live, using):
+        if (only is not None and day not in only) or day in skip:
+            continue
         target, create = _drain_target(cursor, using, window, day)
         if create:
             created.append((day, table_of(target)))
@@ -571,7 +569,9 @@ def _drain_plan(
     return steps
 
 
-def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
+def _drain(
+    cursor: Any, using: str, window: _Window, only: set[datetime.date] | None = None
+) -> list[Step]:
     def target_for_day(day: datetime.date) -> type[models.Model]:
         target, create = _drain_target(cursor, using, window, day)
         if create:  # in the drain's transaction for the day (see drain_checked)
@@ -581,7 +581,7 @@ def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
 
     steps = []
     spool = spool_table(_models()[0])
-    for drained in drain_checked(using, target_for_day):
+    for drained in drain_checked(using, target_for_day, only):
         if drained.moved:
             detail = f"moved {drained.moved} spooled events into {drained.target}"
             steps.append(Step("drain", drained.target, drained.day, detail))

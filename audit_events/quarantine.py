@@ -82,7 +82,9 @@ def _sql(cursor: Any, query: sql.Composable, params: list[Any] | None = None) ->
 
 
 def drain_checked(
-    using: str, target_for_day: Callable[[datetime.date], type[models.Model]]
+    using: str,
+    target_for_day: Callable[[datetime.date], type[models.Model]],
+    only: set[datetime.date] | None = None,
 ) -> list[DrainedDay]:
     """Move each valid spooled row into its day; quarantine every other one.
 
@@ -92,6 +94,7 @@ def drain_checked(
             archive for a day past the archive age), after making sure it has a
             partition for it (on the ``using`` connection, inside the day's
             transaction). Only called for days neither sealed nor archived.
+        only: drain only these days (default: every day of the spool).
 
     Returns:
         One ``DrainedDay`` per day met, in day order.
@@ -116,7 +119,8 @@ def drain_checked(
     days: dict[datetime.date | None, list[Any]] = {}
     for event_id, timestamp in rows:
         day = None if timestamp is None else timestamp.astimezone(datetime.UTC).date()
-        days.setdefault(day, []).append(event_id)
+        if only is None or day in only:
+            days.setdefault(day, []).append(event_id)
     for day, event_ids in days.items():
         # One transaction per day: a partition the drain makes for the day
         # (and its ledger record) commits with the rows it takes, never

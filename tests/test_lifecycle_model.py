@@ -136,6 +136,10 @@ class Lifecycle(RuleBasedStateMachine):
     def write_late(self, pick: int, count: int, bulk: bool) -> None:
         """Events for a day that already takes no new row (when there is one)."""
         closed = sorted(self.closed_days())
+        if not closed:  # make some: two days on, and a completed rotation seals them
+            self.advance_clock(2)
+            self.maintain("rotate", ARCHIVE_AFTER, None, only_ddl=False, before=False)
+            closed = sorted(self.closed_days())
         if closed:
             self.write(
                 offset=(closed[pick % len(closed)] - self.today).days,
@@ -220,7 +224,10 @@ class Lifecycle(RuleBasedStateMachine):
             if self.gone_before is None or day >= self.gone_before:
                 assert len(places) == 1, f"event of {day} lost"
             for place in places:
-                if event_id in self.late:  # never folded into a sealed or archived day
+                gone = self.gone_before is not None and day < self.gone_before
+                if place == "quarantine" and gone:
+                    continue  # its day expired: the seal went with it, the amendment stays
+                if event_id in self.late and not gone:  # never in a sealed or archived day
                     allowed = {"quarantine"} if drained else {"quarantine", "spool"}
                     assert place in allowed, f"late event of {day} in the {place}"
                     continue
