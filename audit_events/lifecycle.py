@@ -12,7 +12,10 @@
 5. **drain** the spool: events kept because their day had no partition, each
    checked first; a row that is not a valid event of its own columns, reuses a
    stored id or falls on a sealed or archived day is quarantined instead
-   (``audit_events.quarantine``);
+   (``audit_events.quarantine``). The spooled events of a live day still open
+   to new rows are drained first, before the seal and the moves (they were
+   written before its seal); each spooled day drains in one transaction, with
+   the partition the drain makes for it;
 6. **seal** every closed day past ``AUDIT_SEAL_GRACE_HOURS`` that has no seal yet:
    close its partition to new rows and record its row count and digest
    (``audit_events.tamper``); this runs before step 3 too, so that archiving
