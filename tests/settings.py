@@ -47,7 +47,3 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The spool's own tests need days without a partition to stay so: the writer does
 # not make them on the spot here; tests of that (tests/test_ondemand.py) turn it on.
 AUDIT_CREATE_DAYS_ON_WRITE = False
-# Yesterday is sealed by any rotation, whatever the time of day: with the default
-# grace (1 h), tests that expect yesterday's seal failed from 00:00 to 01:00 UTC.
-# Tests of the grace set it themselves (tests/test_tamper.py).
-AUDIT_SEAL_GRACE_HOURS = 0
