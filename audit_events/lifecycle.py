@@ -12,7 +12,10 @@
 5. **drain** the spool: events kept because their day had no partition, each
    checked first; a row that is not a valid event of its own columns, reuses a
    stored id or falls on a sealed or archived day is quarantined instead
-   (``audit_events.quarantine``);
+   (``audit_events.quarantine``). The spooled events of a live day still open
+   to new rows are drained first, before the seal and the moves (they were
+   written before its seal); each spooled day drains in one transaction, with
+   the partition the drain makes for it;
 6. **seal** every closed day past ``AUDIT_SEAL_GRACE_HOURS`` that has no seal yet:
    close its partition to new rows and record its row count and digest
    (``audit_events.tamper``); this runs before step 3 too, so that archiving
@@ -40,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from psycopg import sql
 
 from audit_events.conf import settings
@@ -49,7 +52,14 @@ from audit_events.locks import release_rotation_lock, retry_on_lock_timeout, try
 from audit_events.partitions import table_of, utc_today
 from audit_events.quarantine import drain_checked
 from audit_events.spool import forget_partitioned_days, spool_table, spooled_counts
-from audit_events.tamper import close_day_table, copy_seals_to_archived_days, days_to_seal, seal_day
+from audit_events.tamper import (
+    SEAL_TRIGGER,
+    close_day_table,
+    copy_seals_to_archived_days,
+    days_to_seal,
+    seal_cutoff,
+    seal_day,
+)
 
 __all__ = [
     "PartitionStatus",
@@ -258,13 +268,22 @@ def _run(using: str, window: _Window, *, dry_run: bool, drain: bool, analyze: bo
     if dry_run:
         with connections[using].cursor() as cursor:
             planned = _plan(cursor, using, window, analyze)
-            drains = _drain_plan(cursor, using, window) if drain else []
-        return _ordered([p.step for p in planned], drains, _seal_plan(using, window))
+            created: list[tuple[datetime.date, str]] = []
+            waiting = _spooled_days(using) if drain else set()
+            early = _drain_plan(cursor, using, window, created, only=waiting) if waiting else []
+            drains = _drain_plan(cursor, using, window, created, skip=waiting) if drain else []
+            seals = _seal_plan(using, window)
+            late = _created_seal_plan(cursor, window, created) if drain else []
+        return _ordered([p.step for p in planned], early, seals, drains, late)
     with _maintenance_session(using, table_of(live)) as cursor:
         planned = retry_on_lock_timeout(
             lambda: _plan(cursor, using, window, analyze), f"plan maintenance of {table_of(live)}"
         )
         first = [_execute(cursor, p) for p in planned if p.step.action in _BEFORE_SEAL]
+        # A live day with spooled events takes them before its seal (and before
+        # it is archived): they were written before the seal, not late.
+        waiting = _spooled_days(using) if drain else set()
+        first += _drain(cursor, using, window, only=waiting) if waiting else []
         sealed = _seal(cursor, using, window)
         done = [_execute(cursor, p) for p in planned if p.step.action not in _BEFORE_SEAL_OR_LAST]
         copy_seals_to_archived_days(using)
@@ -280,12 +299,38 @@ _BEFORE_SEAL = ("repair", "create")
 _BEFORE_SEAL_OR_LAST = ("repair", "create", "analyze")
 
 
-def _ordered(planned: list[Step], drains: list[Step], seals: list[Step]) -> list[Step]:
-    """The plan in the order it runs: repair and create, seal, the moves, drain, analyze."""
+def _ordered(
+    planned: list[Step],
+    early_drains: list[Step],
+    seals: list[Step],
+    drains: list[Step],
+    late_seals: list[Step],
+) -> list[Step]:
+    """The plan in the order it runs: repair and create, drain of the open live
+    days, seal, the moves, drain, seal of the days the drain made, analyze."""
     first = [s for s in planned if s.action in _BEFORE_SEAL]
     moves = [s for s in planned if s.action not in _BEFORE_SEAL_OR_LAST]
     analyze = [s for s in planned if s.action == "analyze"]
-    return [*first, *seals, *moves, *drains, *analyze]
+    return [*first, *early_drains, *seals, *moves, *drains, *late_seals, *analyze]
+
+
+def _spooled_days(using: str) -> set[datetime.date]:
+    """Days with spooled events whose live partition is still open to new rows.
+
+    A day closed by a seal that did not finish (a crash between the trigger and
+    the record) refuses its spooled rows anyway: it is sealed first, they are
+    amendments.
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = %s",
+            [SEAL_TRIGGER],
+        )
+        closed = {name for (name,) in cursor.fetchall()}
+    return {
+        s.day for s in partition_status(using) if s.state == "live" and s.table not in closed
+    } & {day for day, _count in spooled_counts(_models()[0], using)}
 
 
 def _models() -> tuple[type[models.Model], type[models.Model]]:
@@ -438,6 +483,23 @@ def _seal_plan(using: str, window: _Window) -> list[Step]:
     ]
 
 
+def _created_seal_plan(
+    cursor: Any, window: _Window, created: list[tuple[datetime.date, str]]
+) -> list[Step]:
+    """Seals of the days the drain makes that are past their grace (sealed after it)."""
+    if window.seal_now is None:
+        return []
+    cutoff = seal_cutoff(window.seal_now)
+    steps = []
+    for day, parent in created:
+        if datetime.datetime.combine(day + _DAY, datetime.time(), tzinfo=datetime.UTC) > cutoff:
+            continue
+        cursor.execute("SELECT audit_events_partition_name(%s, %s)", [parent, day])
+        table = cursor.fetchone()[0]
+        steps.append(Step("seal", table, day, "close to new rows, record row count and digest"))
+    return steps
+
+
 def _seal(cursor: Any, using: str, window: _Window) -> list[Step]:
     """Seal every closed day past its grace: close its table, then digest it.
 
@@ -481,11 +543,23 @@ def _drain_target(
     return (archive if day < window.archive_before else live), True
 
 
-def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
+def _drain_plan(
+    cursor: Any,
+    using: str,
+    window: _Window,
+    created: list[tuple[datetime.date, str]],
+    only: set[datetime.date] | None = None,
+    skip: set[datetime.date] = frozenset(),  # type: ignore[assignment]
+) -> list[Step]:
+    """The drain's steps; ``created`` gets (day, parent table) of each day it makes."""
     live, _ = _models()
     steps = []
     for day, count in spooled_counts(live, using):
+        if (only is not None and day not in only) or day in skip:
+            continue
         target, create = _drain_target(cursor, using, window, day)
+        if create:
+            created.append((day, table_of(target)))
         creating = " (creating its partition)" if create else ""
         steps.append(
             Step(
@@ -498,16 +572,19 @@ def _drain_plan(cursor: Any, using: str, window: _Window) -> list[Step]:
     return steps
 
 
-def _drain(cursor: Any, using: str, window: _Window) -> list[Step]:
+def _drain(
+    cursor: Any, using: str, window: _Window, only: set[datetime.date] | None = None
+) -> list[Step]:
     def target_for_day(day: datetime.date) -> type[models.Model]:
         target, create = _drain_target(cursor, using, window, day)
-        if create:
-            _create_partition(cursor, using, target, day)
+        if create:  # in the drain's transaction for the day (see drain_checked)
+            with connections[using].cursor() as drain_cursor:
+                _create_partition(drain_cursor, using, target, day)
         return target
 
     steps = []
     spool = spool_table(_models()[0])
-    for drained in drain_checked(using, target_for_day):
+    for drained in drain_checked(using, target_for_day, only):
         if drained.moved:
             detail = f"moved {drained.moved} spooled events into {drained.target}"
             steps.append(Step("drain", drained.target, drained.day, detail))
@@ -542,6 +619,14 @@ def _create_partition(
             sql.Literal(day),
         )
     text = statement.as_string(cursor.connection)
-    retry_on_lock_timeout(
-        lambda: cursor.execute(text), f"create partition of {table_of(model)} for {day}"
-    )
+
+    def attempt() -> None:
+        # A savepoint per try: a lock timeout must not abort the drain's transaction.
+        with transaction.atomic(using=using):
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)",
+                [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"],
+            )
+            cursor.execute(text)
+
+    retry_on_lock_timeout(attempt, f"create partition of {table_of(model)} for {day}")

@@ -85,7 +85,9 @@ def _sql(cursor: Any, query: sql.Composable, params: list[Any] | None = None) ->
 
 
 def drain_checked(
-    using: str, target_for_day: Callable[[datetime.date], type[models.Model]]
+    using: str,
+    target_for_day: Callable[[datetime.date], type[models.Model]],
+    only: set[datetime.date] | None = None,
 ) -> list[DrainedDay]:
     """Move each valid spooled row into its day; quarantine every other one.
 
@@ -93,7 +95,9 @@ def drain_checked(
         using: the database alias.
         target_for_day: returns the model whose table receives a day (live, or
             archive for a day past the archive age), after making sure it has a
-            partition for it. Only called for days neither sealed nor archived.
+            partition for it (on the ``using`` connection, inside the day's
+            transaction). Only called for days neither sealed nor archived.
+        only: drain only these days (default: every day of the spool).
 
     Returns:
         One ``DrainedDay`` per day met, in day order.
@@ -115,11 +119,20 @@ def drain_checked(
             ],
         )
         rows = cursor.fetchall()
+    days: dict[datetime.date | None, list[Any]] = {}
     for event_id, timestamp in rows:
         day = None if timestamp is None else timestamp.astimezone(datetime.UTC).date()
-        if day not in by_day:
+        if only is None or day in only:
+            days.setdefault(day, []).append(event_id)
+    for day, event_ids in days.items():
+        # One transaction per day: a partition the drain makes for the day
+        # (and its ledger record) commits with the rows it takes, never
+        # without them. An empty day left by a crash in between would be
+        # sealed empty by the next run, and its rows refused as late events.
+        with transaction.atomic(using=using):
             by_day[day] = DrainedDay(day, _NO_DAY if day is None else _day_refusal(using, day))
-        _drain_one(using, event_id, day, by_day[day], target_for_day)
+            for event_id in event_ids:
+                _drain_one(using, event_id, day, by_day[day], target_for_day)
     return [by_day[d] for d in sorted(by_day, key=lambda d: d or datetime.date.min)]
 
 
@@ -132,8 +145,10 @@ def _drain_one(
 ) -> None:
     reason = drained.refusal or _row_refusal(using, event_id)
     if reason is None and day is not None:
+        # Not the row's fault when its day's partition cannot be made (a lock,
+        # a refused ledger record): that fails the run, the row stays spooled.
+        target = target_for_day(day)
         try:
-            target = target_for_day(day)
             with transaction.atomic(using=using):
                 moved = _move(using, event_id, target)
         except DatabaseError as exc:

@@ -20,7 +20,7 @@ from psycopg import sql
 from audit_events.exceptions import PartitioningError
 from audit_events.guard import allow_changes
 from audit_events.lifecycle import archive_older_than, partition_status, rotate
-from audit_events.models import ArchivedAuditEvent, ArchivedDay, AuditEvent
+from audit_events.models import ArchivedAuditEvent, ArchivedDay, AuditEvent, SealedDay
 from audit_events.partitions import create_day_partitions, day_bounds, utc_today
 from audit_events.spool import spooled_days
 from audit_events.tamper import verify_archived_days
@@ -47,6 +47,16 @@ def recorded(day: datetime.date) -> ArchivedDay | None:
     return ArchivedDay.objects.filter(day=day).first()
 
 
+def tampering() -> list[tuple[datetime.date | None, str]]:
+    """What verify reports besides the days no rotation has sealed yet (by design:
+    ``archive_older_than`` and the other non-rotating paths seal nothing)."""
+    return [(p.day, p.problem) for p in verify_archived_days() if p.problem != "unsealed"]
+
+
+def unsealed() -> set[datetime.date]:
+    return {p.day for p in verify_archived_days() if p.problem == "unsealed"}
+
+
 def test_crash_right_after_the_attach_leaves_the_day_recorded():
     """Regression (issue 10): the kill point between ATTACH and the record no longer exists."""
     day, name = old_day()
@@ -54,7 +64,8 @@ def test_crash_right_after_the_attach_leaves_the_day_recorded():
         archive_older_than(90)
     assert states()[name] == ("archived", day)
     assert recorded(day) is not None
-    assert verify_archived_days() == []
+    assert tampering() == []  # never "unrecorded"
+    assert day in unsealed()  # the archive path seals nothing; the next rotation does
     rotate()
     assert verify_archived_days() == []
     assert recorded(day).row_count == 20
@@ -129,15 +140,17 @@ def test_a_deleted_record_is_restored_by_rotation_but_still_reported():
     with allow_changes():
         ArchivedDay.objects.filter(day=day).delete()
         ArchivedAuditEvent.objects.filter(timestamp__date=day)[:1].get()  # still there
-    (problem,) = verify_archived_days()
-    assert (problem.day, problem.problem) == (day, "unrecorded")
+    assert tampering() == [(day, "unrecorded")]
 
     steps = rotate()
 
     assert ("repair", name) in [(s.action, s.table) for s in steps]
     assert recorded(day).repaired_at is not None
     (problem,) = verify_archived_days()
-    assert (problem.day, problem.problem, problem.found.row_count) == (day, "repaired", 20)
+    assert (problem.day, problem.problem) == (day, "repaired")
+    # Rotation sealed the repaired day with the rows it holds: all 20 are vouched for now.
+    seal = SealedDay.objects.get(day=day)
+    assert (seal.row_count, recorded(day).row_count) == (20, 20)
     assert "repair" not in {s.action for s in rotate()}  # nothing left to repair
     assert [p.problem for p in verify_archived_days()] == ["repaired"]
 
@@ -150,32 +163,71 @@ def test_rows_edited_after_a_record_was_deleted_are_still_reported():
         ArchivedAuditEvent.objects.filter(timestamp__date=day).update(username="someone else")
     rotate()
     assert [(p.day, p.problem) for p in verify_archived_days()] == [(day, "repaired")]
-    with allow_changes():  # a later edit of the repaired day shows as a change
+    with allow_changes():  # a later edit of the repaired day shows as a change (against its seal)
         ArchivedAuditEvent.objects.filter(timestamp__date=day).update(username="again")
-    assert [(p.day, p.problem) for p in verify_archived_days()] == [(day, "changed")]
+    assert [(p.day, p.problem) for p in verify_archived_days()] == [
+        (day, "changed"),
+        (day, "repaired"),  # and the repair stays reported
+    ]
 
 
-def test_a_crash_between_a_late_drain_and_forgetting_the_digest_is_not_tampering():
-    """Late events drained into an archived day and its digest reset are one transaction."""
+def where_is_the_late_event(event_id: object) -> list[str]:
+    """Every place the event is stored: history, spool or quarantine (should be one)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'live' FROM audit_events_auditevent WHERE id = %s UNION ALL "
+            "SELECT 'archive' FROM audit_events_archivedauditevent WHERE id = %s UNION ALL "
+            "SELECT 'spool' FROM audit_events_auditevent_spool WHERE id = %s UNION ALL "
+            "SELECT 'quarantine' FROM audit_events_quarantinedevent "
+            "WHERE event_table = 'audit_events_auditevent' AND event_id = %s::text",
+            [event_id, event_id, event_id, str(event_id)],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize(
+    ("crash_at", "before"),
+    [
+        ('INSERT INTO "audit_events_sealedday"', False),  # sealed, not yet in the ledger
+        ('UPDATE "audit_events_archivedday"', True),  # the same, from the other side
+        ("RETURNING *", False),  # the quarantine statement ran, not committed
+    ],
+    ids=["after seal", "before ledger copy", "in quarantine"],
+)
+def test_a_late_event_for_an_archived_day_is_quarantined_once_whatever_the_crash(crash_at, before):
+    """A late event for an archived day is never folded into it: rotation seals the
+    day as archived (20 rows), then quarantines the event as an amendment. A crash
+    anywhere in between leaves the event in exactly one place and no tampering
+    report; the next run ends with the seal, the ledger and the amendment."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from audit_events.models import QuarantinedEvent
+    from audit_events.quarantine import AMENDMENT
+
     day, _ = old_day()
     archive_older_than(90)
     late = datetime.datetime.combine(day, datetime.time(12), tzinfo=datetime.UTC)
-    from django.contrib.contenttypes.models import ContentType
-
-    AuditEvent(
+    event = AuditEvent(
         content_type=ContentType.objects.get_for_model(AuditEvent), object_id="late", timestamp=late
-    ).save()
+    )
+    event.save()
     assert spooled_days(AuditEvent, "default") == [day]
-    # Right before the ledger update: the drain's own transaction has committed.
-    with (
-        pytest.raises(Crash),
-        crash_after(matching='UPDATE "audit_events_archivedday"', before=True),
-    ):
+    with pytest.raises(Crash), crash_after(matching=crash_at, before=before):
         rotate()
-    assert verify_archived_days() == []  # drained and digest forgotten, or neither
+    assert len(where_is_the_late_event(event.pk)) == 1
+    assert where_is_the_late_event(event.pk) != ["archive"]
+    assert set(tampering()) <= {(day, "amended")}
+
     rotate()
-    assert verify_archived_days() == []
-    assert ArchivedAuditEvent.objects.filter(timestamp__date=day).count() == 21
+
+    assert where_is_the_late_event(event.pk) == ["quarantine"]
+    assert QuarantinedEvent.objects.get(event_id=str(event.pk)).reason == AMENDMENT
+    assert [(p.day, p.problem) for p in verify_archived_days()] == [(day, "amended")]
+    assert ArchivedAuditEvent.objects.filter(timestamp__date=day).count() == 20
+    assert SealedDay.objects.get(day=day).row_count == recorded(day).row_count == 20
+    rotate()  # nothing more to do: still one amendment, the seal unchanged
+    assert where_is_the_late_event(event.pk) == ["quarantine"]
+    assert [(p.day, p.problem) for p in verify_archived_days()] == [(day, "amended")]
 
 
 def test_a_crash_between_drop_and_forgetting_the_record_leaves_no_missing_day():
@@ -300,6 +352,10 @@ def test_running_twice_gives_the_same_end_state(run):
     once = end_state()
     run()
     assert end_state() == once
+    # Only a rotation seals: after the other paths, verify reports the closed days
+    # unsealed and nothing else; the next rotation leaves nothing to report.
+    assert tampering() == []
+    rotate_with_retention()
     assert verify_archived_days() == []
 
 

@@ -1,6 +1,7 @@
 """The README's main job: the demo records, rotates and archives events."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,13 +46,26 @@ def test_demo_records_rotates_and_archives(audit_pg_server):
     assert "audit_events:" not in result.stderr + out  # no raw log line of the library
 
     again = run_demo(env)  # regression (issue 10): the second run raised WrongObjectType
-    assert "Recorded 188 events over 94 days" in again.stdout
+    # Days the first run's rotation sealed are not written again (new events for them
+    # would be amendments); the others (today, a day within its grace) are.
+    found = re.search(r"Recorded (\d+) events over (\d+) days", again.stdout)
+    assert found, again.stdout
+    events, days = map(int, found.groups())
+    skipped = re.search(r"Skipped (\d+) days sealed by an earlier run", again.stdout)
+    assert skipped, again.stdout
+    assert events == 2 * days and 1 <= days <= 3 and days + int(skipped[1]) == 94
+    old_event_again = "Skipped the event dated" not in again.stdout
     with psycopg.connect(url) as connection:
         total = sum(
             connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("audit_events_auditevent", "audit_events_archivedauditevent")
         )
-    assert total == 2 * (94 * 2 + 3 + 1)
+        pending = [
+            connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("audit_events_auditevent_spool", "audit_events_quarantinedevent")
+        ]
+    assert total == (94 * 2 + 3 + 1) + events + 3 + old_event_again
+    assert pending == [0, 0]  # nothing waits, nothing was refused as a late event
     verify = subprocess.run(
         [sys.executable, "example/manage.py", "verify_audit_events"],
         cwd=ROOT,

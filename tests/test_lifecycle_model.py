@@ -4,9 +4,15 @@ Hypothesis plays random sequences of: writes of events on any day (live, archive
 far past, far future; ``save()`` and ``bulk_create_events``), rotations, archives,
 expiries, clock advances, and maintenance runs that crash right before or after their
 k-th statement, k chosen by hypothesis among every statement the run issues (planning,
-DDL, drain, digests: ``tests.fixtures_reliability.crash_after``). A model keeps
+DDL, drain, seals: ``tests.fixtures_reliability.crash_after``). A model keeps
 what was written and the clock. After every run that completes, the invariants
 below must hold whatever happened before.
+
+Sealing: an event written for a day that is sealed, archived or closed (its seal
+begun) at the time of the write is *late*: it must end up in the quarantine exactly
+once (an amendment), never in history, never lost; every other event in history.
+After a completed rotation every closed day past its grace is sealed, and verify
+(judged at the run's time) reports nothing but the amendments the model caused.
 
 ``AUDIT_MODEL_EXAMPLES`` (default 10) and ``AUDIT_MODEL_STEPS`` (default 15) set the
 size; CI runs the defaults, derandomized (the same examples every run). A long,
@@ -40,10 +46,17 @@ from psycopg import sql
 
 from audit_events.bulk import bulk_create_events
 from audit_events.lifecycle import archive_older_than, partition_status, rotate
-from audit_events.models import ArchivedAuditEvent, ArchivedDay, AuditEvent
+from audit_events.models import (
+    ArchivedAuditEvent,
+    ArchivedDay,
+    AuditEvent,
+    QuarantinedEvent,
+    SealedDay,
+)
 from audit_events.partitions import utc_today
+from audit_events.quarantine import AMENDMENT
 from audit_events.spool import spool_table, spooled_days
-from audit_events.tamper import verify_archived_days
+from audit_events.tamper import SEAL_TRIGGER, verify_archived_days
 from tests.fixtures_lifecycle import DAY, fresh_layout, reset_layout  # noqa: F401 - fixture
 from tests.fixtures_reliability import Crash, crash_after
 
@@ -73,6 +86,7 @@ class Lifecycle(RuleBasedStateMachine):
         super().__init__()
         self.today = utc_today()
         self.written: dict[uuid.UUID, datetime.date] = {}
+        self.late: set[uuid.UUID] = set()  # written for a sealed, archived or closed day
         self.gone_before: datetime.date | None = None  # days expired by some run
         self.crashes = 0
         self.runs = 0
@@ -109,12 +123,48 @@ class Lifecycle(RuleBasedStateMachine):
             AuditEvent(content_type=self.ct, object_id=str(n), timestamp=when, content={"n": n})
             for n in range(count)
         ]
+        late = day in self.closed_days()
         if bulk:
             bulk_create_events(events)
         else:
             for event in events:
                 event.save()
         self.written.update((event.pk, day) for event in events)
+        if late:
+            self.late.update(event.pk for event in events)
+            TOTALS["late_events"] += count
+
+    @rule(pick=st.integers(0, 1000), count=st.integers(1, 2), bulk=st.booleans())
+    def write_late(self, pick: int, count: int, bulk: bool) -> None:
+        """Events for a day that already takes no new row (when there is one)."""
+        closed = sorted(self.closed_days())
+        if not closed:  # make some: two days on, and a completed rotation seals them
+            self.advance_clock(2)
+            self.maintain("rotate", ARCHIVE_AFTER, None, only_ddl=False, before=False)
+            closed = sorted(self.closed_days())
+        if closed:
+            self.write(
+                offset=(closed[pick % len(closed)] - self.today).days,
+                count=count,
+                bulk=bulk,
+                hour=pick % 24,
+            )
+
+    def closed_days(self) -> set[datetime.date]:
+        """The days that take no new row: sealed, archived, or closed by a begun seal."""
+        sealed = set(SealedDay.objects.values_list("day", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgname = %s",
+                [SEAL_TRIGGER],
+            )
+            closed_tables = {name for (name,) in cursor.fetchall()}
+        return sealed | {
+            s.day
+            for s in partition_status()
+            if s.state == "archived" or (s.state == "live" and s.table in closed_tables)
+        }
 
     @rule(days=st.integers(1, 4))
     def advance_clock(self, days: int) -> None:
@@ -155,6 +205,8 @@ class Lifecycle(RuleBasedStateMachine):
         self.runs += 1
         archive_before = self.today - (older_than if run == "archive" else ARCHIVE_AFTER) * DAY
         self.check_after_a_run(drained=run != "archive", archive_before=archive_before)
+        if run != "archive":
+            self.check_sealed()
 
     # --- Invariants ----------------------------------------------------------------
 
@@ -175,7 +227,15 @@ class Lifecycle(RuleBasedStateMachine):
             places = found.get(event_id, [])
             if self.gone_before is None or day >= self.gone_before:
                 assert len(places) == 1, f"event of {day} lost"
-            for place in places:  # in the table its day's partition is attached to
+            for place in places:
+                gone = self.gone_before is not None and day < self.gone_before
+                if place == "quarantine" and gone:
+                    continue  # its day expired: the seal went with it, the amendment stays
+                if event_id in self.late and not gone:  # never in a sealed or archived day
+                    allowed = {"quarantine"} if drained else {"quarantine", "spool"}
+                    assert place in allowed, f"late event of {day} in the {place}"
+                    continue
+                # In the table its day's partition is attached to.
                 expected = {"live": "live", "archived": "archive"}.get(states.get(day), "spool")
                 if place == "spool" and not drained:
                     continue  # archive_older_than leaves the spool to the next rotation
@@ -184,22 +244,45 @@ class Lifecycle(RuleBasedStateMachine):
         archived = {d for d, s in states.items() if s == "archived"}
         ledger = set(ArchivedDay.objects.values_list("day", flat=True))
         assert archived <= ledger, f"archived days without a record: {archived - ledger}"
-        assert verify_archived_days() == []
+        # Verify, judged at the run's time: the amendments are exactly the model's late
+        # events held in quarantine; a day no rotation sealed yet only after an archive run.
+        midnight = datetime.datetime.combine(self.today, datetime.time(), tzinfo=datetime.UTC)
+        problems = {(p.day, p.problem) for p in verify_archived_days(now=midnight)}
+        # A late event for a sealed day is an amendment; for a day archived but not
+        # sealed yet (archive_older_than seals nothing), quarantined as archived.
+        reasons = dict(QuarantinedEvent.objects.values_list("event_id", "reason"))
+        assert set(reasons.values()) <= {AMENDMENT, "its day is archived"}, reasons
+        kind = {AMENDMENT: "amended", "its day is archived": "quarantined"}
+        held = {(self.written[uuid.UUID(i)], kind[reason]) for i, reason in reasons.items()}
+        allowed = {"amended", "quarantined"} if drained else {"amended", "quarantined", "unsealed"}
+        assert {p for p in problems if p[1] != "unsealed"} == held, problems
+        assert {kind for _, kind in problems} <= allowed, problems
         if drained:
             assert spooled_days(AuditEvent, "default") == []
+
+    def check_sealed(self) -> None:
+        """After a completed rotation every closed day past its grace is sealed."""
+        sealed = set(SealedDay.objects.values_list("day", flat=True))
+        stored = {s.day for s in partition_status() if s.state in ("live", "archived")}
+        # rotate(today=T) judges the grace (1 h) from T's midnight: days up to T - 2.
+        closed = {day for day in stored if day <= self.today - 2 * DAY}
+        assert closed <= sealed, f"closed days not sealed: {sorted(closed - sealed)}"
+        assert not {day for day in stored if day >= self.today} & sealed, "an open day sealed"
 
     def where_is_everything(self) -> dict[uuid.UUID, list[str]]:
         query = sql.SQL(
             "SELECT id, 'live' FROM {} UNION ALL SELECT id, 'archive' FROM {} "
-            "UNION ALL SELECT id, 'spool' FROM {}"
+            "UNION ALL SELECT id, 'spool' FROM {} "
+            "UNION ALL SELECT event_id::uuid, 'quarantine' FROM {} WHERE event_table = %s"
         ).format(
             sql.Identifier(AuditEvent._meta.db_table),
             sql.Identifier(ArchivedAuditEvent._meta.db_table),
             sql.Identifier(spool_table(AuditEvent)),
+            sql.Identifier(QuarantinedEvent._meta.db_table),
         )
         found: dict[uuid.UUID, list[str]] = collections.defaultdict(list)
         with connection.cursor() as cursor:
-            cursor.execute(query.as_string(connection.connection))
+            cursor.execute(query.as_string(connection.connection), [AuditEvent._meta.db_table])
             for event_id, place in cursor.fetchall():
                 found[event_id].append(place)
         return found
@@ -222,3 +305,4 @@ def test_lifecycle_model_holds_its_invariants_through_crashes():
     )
     print("lifecycle model:", dict(sorted(TOTALS.items())))
     assert TOTALS["runs"] and TOTALS["crashes"], TOTALS  # the examples did run and crash
+    assert TOTALS["late_events"], TOTALS  # and wrote events for sealed or archived days

@@ -13,7 +13,7 @@ from django.test import Client
 
 from audit_events import AuditContext, create_day_partitions
 from audit_events.lifecycle import rotate
-from audit_events.models import get_audit_event_archive_model, get_audit_event_model
+from audit_events.models import SealedDay, get_audit_event_archive_model, get_audit_event_model
 from audit_events.partitions import day_bounds, list_partitions, utc_today
 from audit_events.spool import spooled_counts
 from shop.models import Product
@@ -67,7 +67,12 @@ class Command(BaseCommand):
         context = AuditContext()
         context.extra_data["source"] = "demo history"
         randomizer = random.Random(days)
+        sealed = sealed_days()
+        recorded = 0
         for offset in range(days + 1):
+            if first + datetime.timedelta(days=offset) in sealed:
+                continue  # recorded by an earlier run; new events would be amendments
+            recorded += 1
             start, _ = day_bounds(first + datetime.timedelta(days=offset))
             for _ in range(events_per_day):
                 event = context.new_event()
@@ -80,8 +85,13 @@ class Command(BaseCommand):
                 event.username = user.get_username()
                 event.content.update(action=randomizer.choice(["viewed", "bought", "returned"]))
                 event.save()
-        total = (days + 1) * events_per_day
-        self.stdout.write(f"Recorded {total} events over {days + 1} days ({first} to {today}).")
+        total = recorded * events_per_day
+        self.stdout.write(f"Recorded {total} events over {recorded} days ({first} to {today}).")
+        if recorded <= days:
+            self.stdout.write(
+                f"Skipped {days + 1 - recorded} days sealed by an earlier run (their events "
+                "are kept; new ones for a sealed day would be quarantined as amendments)."
+            )
 
     def record_through_requests(self, user, product):
         """Requests through AuditEventsMiddleware: URL, user, client IP and headers captured."""
@@ -100,6 +110,9 @@ class Command(BaseCommand):
     def record_without_partition(self, product):
         """An event for a day with no partition: kept in the spool, never lost."""
         when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=730)
+        if when.date() in sealed_days():
+            self.stdout.write(f"Skipped the event dated {when:%Y-%m-%d}: sealed by an earlier run.")
+            return
         event = AuditContext().new_event()
         event.content_object = product
         event.timestamp = when
@@ -133,3 +146,14 @@ class Command(BaseCommand):
             "content",
         ):
             self.stdout.write(f"  {field:<13} {getattr(event, field)}")
+
+
+def sealed_days() -> set[datetime.date]:
+    """The days rotation has sealed (a demo run again does not write into them)."""
+    from audit_events.partitions import table_of
+
+    return set(
+        SealedDay.objects.filter(event_table=table_of(get_audit_event_model())).values_list(
+            "day", flat=True
+        )
+    )
