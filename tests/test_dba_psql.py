@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 from psycopg import sql
 
+from audit_events.conf import settings
 from audit_events.lifecycle import rotate
 from audit_events.locks import try_rotation_lock
 from audit_events.models import ArchivedDay
@@ -37,7 +38,9 @@ SCRIPT = sql_dir() / "run_maintenance.psql"
 
 
 def run_script(*variables: str, **kwargs: str) -> subprocess.CompletedProcess:
-    args = [a for v in variables for a in ("-v", v)]
+    # The script's grace defaults to AUDIT_SEAL_GRACE_HOURS' default; pass the tests' own.
+    grace = f"seal_grace_hours={settings.AUDIT_SEAL_GRACE_HOURS}"
+    args = [a for v in (grace, *variables) for a in ("-v", v)]
     return psql(*args, "-f", str(SCRIPT), **kwargs)
 
 
