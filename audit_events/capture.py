@@ -105,10 +105,17 @@ def is_sensitive(name: str, names: Iterable[str] | None = None) -> bool:
         name: The name as it appears in the request.
         names: Normalized sensitive names (default: ``sensitive_names()``).
     """
-    if is_secret_name(str(name)):
+    return _is_sensitive(str(name), sensitive_names() if names is None else frozenset(names))
+
+
+# Every request asks about the same few parameter and header names. Bounded:
+# the names are the caller's.
+@functools.lru_cache(maxsize=4096)
+def _is_sensitive(name: str, names: frozenset[str]) -> bool:
+    if is_secret_name(name):
         return True
-    key = _normalize(str(name))
-    return any(_matches(n, key) for n in (sensitive_names() if names is None else names))
+    key = _normalize(name)
+    return any(_matches(n, key) for n in names)
 
 
 #: Sensitive names this short match a whole name only: "key" must mask ``key`` and
@@ -220,14 +227,27 @@ def capture_url(request: HttpRequest) -> str:
     """
     query = iri_to_uri(mask_query_string(request.META.get("QUERY_STRING", "")))
     try:
-        # The path part is percent-encoded, so the first "?" starts the query.
-        base = request.build_absolute_uri().partition("?")[0]
+        base = _absolute_path(request)
     except Exception:
         logger.warning(
             "audit_events: host not usable; storing the URL from its path on", exc_info=True
         )
         base = escape_uri_path(request.path)
     return f"{base}?{query}" if query else base
+
+
+def _absolute_path(request: HttpRequest) -> str:
+    """``request.build_absolute_uri()`` without its query, built more cheaply.
+
+    A plain path (the usual case) is joined to the scheme and host as Django
+    does; any other (dot segments, a leading ``//``) takes Django's own path.
+    ``get_host()`` raises ``DisallowedHost`` either way.
+    """
+    path = escape_uri_path(request.path)
+    if path.startswith("/") and not path.startswith("//") and "/." not in path:
+        return iri_to_uri(f"{request.scheme}://{request.get_host()}{path}")
+    # The path part is percent-encoded, so the first "?" starts the query.
+    return request.build_absolute_uri().partition("?")[0]
 
 
 def mask_query_string(query: str) -> str:

@@ -249,7 +249,11 @@ class AuditContext:
         from audit_events.models import get_audit_event_model
 
         model = get_audit_event_model()
-        user = self._current_user()
+        user = self._current_user()  # once: request.user is a lazy proxy, slow to ask
+        if user is None:
+            user_id, username = self._user_id, self._username or ""
+        else:
+            user_id, username = user.pk, clean_text(str(user.get_username()))
         given = {
             "url": self._url,
             "remote_addr": self._remote_addr,
@@ -257,8 +261,8 @@ class AuditContext:
             "post_data": _copy_content(self._post_data),
             "headers": _copy_content(self._headers),
             "content": _copy_content(self._extra_data),
-            "username": _fit(model, "username", self.username),
-            "user_id": self._user_id if user is None else user.pk,
+            "username": _fit(model, "username", username),
+            "user_id": user_id,
         }
         # Positional arguments, one per concrete field: Django's fast way to build
         # an instance (as when loading rows); every other field gets its default.
@@ -366,7 +370,7 @@ class AuditContext:
 
     def _clone(self, copier: Callable[[Any], Any]) -> AuditContext:
         clone = object.__new__(type(self))
-        for name in self.__slots__:
+        for name in _slots_of(type(self)):
             clone._set(name, copier(getattr(self, name)))
         return clone
 
@@ -377,6 +381,58 @@ class AuditContext:
     def __deepcopy__(self, memo: dict[int, Any]) -> AuditContext:
         """A copy with deep copies of ``extra_data`` and the request data."""
         return self._clone(lambda value: copy.deepcopy(value, memo))
+
+
+#: The slots ``RequestAuditContext`` fills from its request on first use.
+_CAPTURED = ("_url", "_remote_addr", "_query_params", "_post_data", "_headers")
+
+
+class RequestAuditContext(AuditContext):
+    """The context of one request, captured from it the first time it is needed.
+
+    What ``AuditEventsMiddleware`` puts on ``request.audit_context``: an
+    ``AuditContext`` itself, not a proxy (a proxy would cost on every
+    attribute read). A request that records nothing reads nothing from the
+    request; the first event (or the first read of ``url``, ``remote_addr``...)
+    captures the URL, client IP and data, as ``AuditContext.from_request``.
+    Copies and pickles are plain ``AuditContext`` objects.
+    """
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: HttpRequest) -> None:  # noqa: D107  (the class says it)
+        self._set("_request", request)
+        self._set("_extra_data", {})
+        self._set("_user", _RequestUser(request))
+        self._set("_user_id", None)
+        self._set("_username", None)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a slot that is not set yet: the captured request data.
+        if name not in _CAPTURED:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        captured = AuditContext.from_request(object.__getattribute__(self, "_request"))
+        for slot in _CAPTURED:
+            self._set(slot, object.__getattribute__(captured, slot))
+        return object.__getattribute__(self, name)
+
+    def _clone(self, copier: Callable[[Any], Any]) -> AuditContext:
+        clone = object.__new__(AuditContext)
+        for name in AuditContext.__slots__:
+            clone._set(name, copier(getattr(self, name)))
+        return clone
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AuditContext.from_dict, (self.__getstate__(),))
+
+
+def _slots_of(cls: type) -> tuple[str, ...]:
+    """Every slot of ``cls`` and its bases (``__slots__`` names only the class's own)."""
+    return tuple(
+        name
+        for klass in reversed(cls.__mro__)
+        for name in (klass.__dict__.get("__slots__") or ())
+    )
 
 
 @functools.cache

@@ -21,9 +21,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.functional import SimpleLazyObject
-
-from audit_events.context import AuditContext
+from audit_events.context import RequestAuditContext
 
 __all__ = ["AuditEventsMiddleware", "MissingAuthenticationMiddleware"]
 
@@ -43,7 +41,7 @@ class MissingAuthenticationMiddleware(ImproperlyConfigured, AssertionError):
 
 
 class AuditEventsMiddleware:
-    """Sets ``request.audit_context``, an ``AuditContext`` built lazily from the request.
+    """Sets ``request.audit_context``, an ``AuditContext`` captured lazily from the request.
 
     Raises:
         ImproperlyConfigured: on a request without ``request.user`` (Django's
@@ -74,6 +72,4 @@ class AuditEventsMiddleware:
         """Attach the lazy ``audit_context`` to ``request``."""
         if not hasattr(request, "user"):
             raise MissingAuthenticationMiddleware(_MISSING_AUTH)
-        request.audit_context = SimpleLazyObject(  # type: ignore[attr-defined]
-            lambda: AuditContext.from_request(request)
-        )
+        request.audit_context = RequestAuditContext(request)  # type: ignore[attr-defined]

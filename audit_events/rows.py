@@ -29,6 +29,7 @@ from django.db.models.signals import post_save, pre_save
 from psycopg import sql
 
 from audit_events.partitions import table_of
+from audit_events.utils import is_canonical_ip
 
 __all__ = ["converter", "insert_event"]
 
@@ -69,6 +70,8 @@ def converter(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> Conver
         as_is = (datetime.datetime,)  # aware: day_of() has refused naive timestamps
     if type(field) is models.JSONField:
         return _json_converter(field, django_path)
+    if type(field) is models.GenericIPAddressField:
+        return _ip_converter(field, django_path)
 
     def fast_path(event: models.Model) -> Any:
         value = getattr(event, attname)
@@ -87,6 +90,24 @@ def _json_converter(field: models.JSONField, django_path: Converter) -> Converte
         if type(value) is dict:
             # What Django's Jsonb adapter would send, as text COPY reads it.
             return json.dumps(value, cls=encoder) if value else "{}"
+        return django_path(event)
+
+    return convert
+
+
+def _ip_converter(field: models.GenericIPAddressField, django_path: Converter) -> Converter:
+    attname = field.attname
+    # Django parses the address once more to adapt it; an address already in
+    # the canonical form Django would store (as AuditContext records it) goes
+    # as text, which the server reads as inet.
+    plain = field.protocol.lower() == "both" and not field.unpack_ipv4
+
+    def convert(event: models.Model) -> Any:
+        value = getattr(event, attname)
+        if value is None and field.null:
+            return None
+        if plain and type(value) is str and is_canonical_ip(value):
+            return value
         return django_path(event)
 
     return convert
@@ -134,15 +155,33 @@ def _execute_prepared(connection: BaseDatabaseWrapper, statement: str, values: l
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
     raw = connection.connection
+    cursor = _insert_cursor(connection, raw)
     # Django turns psycopg's statement preparation off for the whole connection
     # (prepare_threshold=None, for poolers); it is allowed for this one statement.
     threshold = raw.prepare_threshold
     raw.prepare_threshold = 0 if threshold is None else threshold
     try:
         with connection.wrap_database_errors:
-            psycopg.Cursor(raw).execute(statement, values, prepare=True)
+            cursor.execute(statement, values, prepare=True)
     finally:
         raw.prepare_threshold = threshold
+
+
+#: Attribute of a Django connection holding its event-insert cursor.
+_CURSOR = "_audit_events_insert_cursor"
+
+
+def _insert_cursor(connection: BaseDatabaseWrapper, raw: Any) -> psycopg.Cursor[Any]:
+    """The psycopg cursor that inserts events on ``raw``, made once per session.
+
+    A cursor keeps the dumpers it chose for each Python type: a new cursor per
+    event would look them all up again. A reconnection gets a new cursor.
+    """
+    cursor = getattr(connection, _CURSOR, None)
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        cursor = psycopg.Cursor(raw)
+        setattr(connection, _CURSOR, cursor)
+    return cursor
 
 
 def can_insert_directly(

@@ -93,6 +93,14 @@ def parse_ip(value: Any) -> IPAddress | None:
     """
     if not isinstance(value, str):
         return None
+    return _parse_ip_text(value)
+
+
+# Parsing an address costs more than the rest of a request's capture; the same
+# few clients and proxies come back on every request. Bounded: the text is the
+# caller's.
+@functools.lru_cache(maxsize=4096)
+def _parse_ip_text(value: str) -> IPAddress | None:
     text = value.strip()
     if text.startswith("["):
         text = text[1:].partition("]")[0]
@@ -110,8 +118,20 @@ def parse_ip(value: Any) -> IPAddress | None:
 
 def normalize_ip(value: Any) -> str | None:
     """Return ``value`` as a canonical IP address text, or ``None`` if it is not one."""
-    address = parse_ip(value)
+    if not isinstance(value, str):
+        return None
+    return _normalize_ip_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_ip_text(value: str) -> str | None:
+    address = _parse_ip_text(value)
     return None if address is None else str(address)
+
+
+def is_canonical_ip(value: str) -> bool:
+    """Whether ``value`` is an IP address written exactly as ``normalize_ip`` writes it."""
+    return _normalize_ip_text(value) == value
 
 
 def trusted_proxies() -> tuple[IPNetwork, ...]:

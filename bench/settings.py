@@ -10,7 +10,8 @@ SECRET_KEY = "audit-events-bench-not-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
-ALLOWED_HOSTS = ["testserver"]
+# The test client sends "testserver"; gunicorn (bench.http) is reached on the loopback.
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 ROOT_URLCONF = "bench.urls"
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -291,3 +291,27 @@ def test_secrets_in_the_referer_query_are_masked():
     referer = "https://shop.example/reset?token=REFSECRET&next=/home"
     stored = headers_of(HTTP_REFERER=referer)["Referer"]
     assert "REFSECRET" not in stored and "next=/home" in stored
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/x/y/",
+        "/caf%C3%A9/",
+        "/a b/",
+        "/%2e%2e/etc/",
+        "/a/./b/",
+        "/a/../b/",
+        "//evil.example/x",
+        "/.well-known/x",
+        "/semi;colon/",
+    ],
+)
+@pytest.mark.parametrize("secure", [False, True])
+@override_settings(ALLOWED_HOSTS=["shop.example"])
+def test_url_base_is_what_build_absolute_uri_gives(path, secure):
+    """The cheaper join of scheme, host and path gives Django's URL for any path."""
+    request = RequestFactory().get(path, secure=secure, HTTP_HOST="shop.example:8443")
+    expected = request.build_absolute_uri().partition("?")[0]
+    assert capture_url(request) == expected

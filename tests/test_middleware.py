@@ -1,6 +1,8 @@
 """AuditEventsMiddleware through Django's test clients (WSGI and ASGI)."""
 
+import copy
 import logging
+import pickle
 
 import pytest
 from asgiref.sync import async_to_sync, iscoroutinefunction
@@ -8,7 +10,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.test import AsyncClient, RequestFactory, override_settings
-from django.utils.functional import empty
 
 from audit_events.context import AuditContext
 from audit_events.middleware import AuditEventsMiddleware
@@ -54,12 +55,58 @@ def test_every_request_gets_an_audit_context():
     assert isinstance(request.audit_context, AuditContext)
 
 
-def test_context_is_built_only_when_first_used():
-    request = RequestFactory().post("/", {"a": "1"})
+def _spy_on_capture(monkeypatch):
+    captured = []
+    real = AuditContext.from_request.__func__
+
+    def spy(cls, request):
+        captured.append(request)
+        return real(cls, request)
+
+    monkeypatch.setattr(AuditContext, "from_request", classmethod(spy))
+    return captured
+
+
+def test_context_is_built_only_when_first_used(monkeypatch):
+    captured = _spy_on_capture(monkeypatch)
+    request = RequestFactory().post("/?page=2", {"a": "1"})
     request.user = None
     AuditEventsMiddleware(lambda r: HttpResponse())(request)
-    assert request.audit_context._wrapped is empty
+    request.audit_context.extra_data["step"] = 1  # not a captured part: still nothing read
+    assert captured == []
     assert not hasattr(request, "_body")
+    assert request.audit_context.url == "http://testserver/?page=2"
+    assert request.audit_context.remote_addr == "127.0.0.1"
+    assert captured == [request]  # captured once, for every part
+    assert request.audit_context.extra_data == {"step": 1}
+
+
+def test_request_context_is_an_audit_context_not_a_proxy():
+    request = RequestFactory().get("/x/")
+    request.user = None
+    AuditEventsMiddleware(lambda r: HttpResponse())(request)
+    assert isinstance(request.audit_context, AuditContext)
+    with pytest.raises(AttributeError, match="read-only"):
+        request.audit_context.url = "http://elsewhere/"
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        request.audit_context.nothing  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "copier", [copy.copy, copy.deepcopy, lambda c: pickle.loads(pickle.dumps(c))]
+)
+def test_request_context_copies_are_plain_captured_contexts(copier):
+    request = RequestFactory().get("/x/?page=3", REMOTE_ADDR="10.0.0.7")
+    request.user = None
+    AuditEventsMiddleware(lambda r: HttpResponse())(request)
+    request.audit_context.extra_data["k"] = "v"
+    clone = copier(request.audit_context)
+    assert type(clone) is AuditContext
+    assert (clone.url, clone.remote_addr, clone.extra_data) == (
+        "http://testserver/x/?page=3",
+        "10.0.0.7",
+        {"k": "v"},
+    )
 
 
 def test_user_authenticated_inside_the_view_is_recorded(client, alice):

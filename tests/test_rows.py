@@ -115,3 +115,41 @@ def test_watched_cursors_see_the_insert(django_assert_num_queries):
         AuditEvent(content_object=article).save()
     assert [q for q in ctx.captured_queries if q["sql"].startswith("INSERT INTO")]
     assert _prepared_inserts(AuditEvent._meta.db_table) == 0
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["10.1.2.3", "2001:db8::1", "2001:0DB8:0:0::1", "::ffff:10.1.2.3", "fe80::1", None],
+)
+def test_addresses_in_any_form_are_stored_as_djangos_insert_stores_them(address):
+    """Canonical addresses go to the server as text; any other form takes Django's path."""
+    article = Article.objects.create(title="address")
+    direct = AuditEvent(content_object=article, remote_addr=address)
+    direct.save()
+    through_django = AuditEvent(
+        content_object=article, remote_addr=address, timestamp=direct.timestamp
+    )
+    through_django.save(force_insert=True)
+    assert stored(direct)["remote_addr"] == stored(through_django)["remote_addr"]
+
+
+def test_a_malformed_address_is_refused_as_django_refuses_it():
+    article = Article.objects.create(title="bad address")
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
+        AuditEvent(content_object=article, remote_addr="10.1.2.300").save()
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_insert_survives_a_reconnection():
+    """The insert cursor belongs to one session: a new connection gets its own."""
+    from django.db import connection
+
+    from audit_events.context import AuditContext
+
+    article = Article.objects.create(title="reconnect")
+    first = AuditContext().create_event(article, n=1)
+    connection.close()
+    second = AuditContext().create_event(article, n=2)
+    assert _prepared_inserts(AuditEvent._meta.db_table) == 1  # prepared anew in this session
+    assert AuditEvent.objects.filter(pk__in=[first.pk, second.pk]).count() == 2
