@@ -12,16 +12,20 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest
+from django.utils import timezone
 
 from audit_events import capture
 from audit_events.conf import settings
 from audit_events.encoding import clean_text
+from audit_events.ids import ProvisionalId, uuid7, uuid7_for
 from audit_events.utils import get_client_ip_resolver, normalize_ip
 
 __all__ = ["AuditContext", "ReadOnlyContextError"]
@@ -264,11 +268,16 @@ class AuditContext:
             "username": _fit(model, "username", username),
             "user_id": user_id,
         }
+        blueprint = _blueprint(model)
+        if blueprint.own_id_and_time:
+            # What the fields' defaults would give, made once: the id of the timestamp.
+            now = timezone.now()
+            given["timestamp"], given["id"] = now, uuid7_for(now, ProvisionalId)
         # Positional arguments, one per concrete field: Django's fast way to build
         # an instance (as when loading rows); every other field gets its default.
         values = [
-            given[name] if name in given else field.get_default()
-            for name, field in _concrete_fields(model)
+            given[name] if name in given else (make() if make else constant)
+            for name, make, constant in blueprint.fields
         ]
         event = model(*values)  # type: ignore[misc]  # positional: one per concrete field
         if user is not None:
@@ -295,7 +304,7 @@ class AuditContext:
         event.content.update(content)  # type: ignore[attr-defined]
         # No separate encodability check: save() encodes the content before
         # anything is sent, and AuditJSONEncoder's TypeError names the key.
-        event.content_object = content_object  # type: ignore[attr-defined]
+        _set_content_object(event, content_object)
         event.save()
         return event
 
@@ -400,7 +409,7 @@ class RequestAuditContext(AuditContext):
 
     __slots__ = ("_request",)
 
-    def __init__(self, request: HttpRequest) -> None:  # noqa: D107  (the class says it)
+    def __init__(self, request: HttpRequest) -> None:
         self._set("_request", request)
         self._set("_extra_data", {})
         self._set("_user", _RequestUser(request))
@@ -429,15 +438,54 @@ class RequestAuditContext(AuditContext):
 def _slots_of(cls: type) -> tuple[str, ...]:
     """Every slot of ``cls`` and its bases (``__slots__`` names only the class's own)."""
     return tuple(
-        name
-        for klass in reversed(cls.__mro__)
-        for name in (klass.__dict__.get("__slots__") or ())
+        name for klass in reversed(cls.__mro__) for name in (klass.__dict__.get("__slots__") or ())
     )
 
 
+class _Blueprint(NamedTuple):
+    """How ``new_event`` builds instances of one model, worked out once."""
+
+    #: Per concrete field: its attname, and its default as a callable or a constant.
+    fields: tuple[tuple[str, Callable[[], Any] | None, Any], ...]
+    #: Whether ``id`` and ``timestamp`` have the package's own defaults, which
+    #: ``new_event`` can then give at once (one id instead of two).
+    own_id_and_time: bool
+
+
 @functools.cache
-def _concrete_fields(model: type[models.Model]) -> tuple[tuple[str, Any], ...]:
-    return tuple((f.attname, f) for f in model._meta.concrete_fields)
+def _blueprint(model: type[models.Model]) -> _Blueprint:
+    fields = []
+    for field in model._meta.concrete_fields:
+        if callable(field.default):
+            fields.append((field.attname, field.default, None))
+        else:
+            fields.append((field.attname, None, field.get_default()))
+    own = (
+        model._meta.pk.attname == "id"
+        and model._meta.pk.default is uuid7
+        and model._meta.get_field("timestamp").default is timezone.now
+    )
+    return _Blueprint(tuple(fields), own)
+
+
+@functools.cache
+def _content_types(alias: str | None) -> Any:
+    # GenericForeignKey makes a new manager for every assignment; one per database.
+    return ContentType.objects.db_manager(alias)
+
+
+def _set_content_object(event: models.Model, obj: models.Model) -> None:
+    """``event.content_object = obj``, as ``GenericForeignKey.__set__`` does it, faster."""
+    field = event._meta.get_field("content_object")
+    if type(field) is not GenericForeignKey:
+        event.content_object = obj  # type: ignore[attr-defined]  # a custom field
+        return
+    content_type = _content_types(obj._state.db).get_for_model(
+        obj, for_concrete_model=field.for_concrete_model
+    )
+    setattr(event, field.ct_field, content_type)
+    setattr(event, field.fk_field, obj.pk)
+    field.set_cached_value(event, obj)
 
 
 def _copy_content(data: dict[str, Any]) -> dict[str, Any]:

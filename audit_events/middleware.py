@@ -21,6 +21,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
+
 from audit_events.context import RequestAuditContext
 
 __all__ = ["AuditEventsMiddleware", "MissingAuthenticationMiddleware"]

@@ -102,7 +102,8 @@ class AbstractAuditEvent(models.Model):
             timestamp = self.timestamp
             if isinstance(timestamp, datetime.datetime) and timestamp.tzinfo is not None:
                 with contextlib.suppress(ValueError):
-                    self.pk = uuid7_for(timestamp, ProvisionalId)
+                    if not id_matches(pk, timestamp):
+                        self.pk = uuid7_for(timestamp, ProvisionalId)
 
     def __str__(self) -> str:
         return f"{self.content_type_id}:{self.object_id} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"

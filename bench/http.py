@@ -153,8 +153,9 @@ def run(run: Run) -> list[Result]:
     get_user_model().objects.create(username=TARGET_USERNAME)
     connections.close_all()
     count = run.size(300, 1000)
-    audited_rps, plain_rps, audited_cpu, plain_cpu, empty_cpu = [], [], [], [], []
-    ok_audited = 0
+    audited_rps, plain_rps, hand_rps = [], [], []
+    audited_cpu, plain_cpu, hand_cpu, empty_cpu = [], [], [], []
+    ok_audited = rows_by_hand = 0
     for rep in range(run.repeat + 1):
         order = [True, False] if rep % 2 else [False, True]
         for audit in order:
@@ -168,15 +169,21 @@ def run(run: Run) -> list[Result]:
                     ok_audited += ok + 20  # the warm-up requests record events too
                 else:
                     rps, cpu, _ok = site.load("/plain/", count)
+                    rps_by_hand, cpu_by_hand, ok = site.load("/by-hand/", count)
+                    rows_by_hand += ok + 20
                     _rps, nothing, _ok = site.load("/empty/", count)
                     if rep:
                         plain_rps.append(rps)
                         plain_cpu.append(cpu)
+                        hand_rps.append(rps_by_hand)
+                        hand_cpu.append(cpu_by_hand)
                         empty_cpu.append(nothing)
             finally:
                 site.stop()
-    stored = _stored_events()
+    # The rows by hand share the table: what is left are the audited site's events.
+    stored = _stored_events() - rows_by_hand
     event_cpu = [a - p for a, p in zip(audited_cpu, plain_cpu, strict=True)]
+    hand_event_cpu = [h - p for h, p in zip(hand_cpu, plain_cpu, strict=True)]
     get_cpu = [p - e for p, e in zip(plain_cpu, empty_cpu, strict=True)]
     throughput = median_ratio(audited_rps, plain_rps)
     cpu_ratio = median_ratio(event_cpu, get_cpu)
@@ -193,6 +200,34 @@ def run(run: Run) -> list[Result]:
             "≥ 0.8x",
             throughput >= 0.8,
             note=f"{stored:,} events stored for {ok_audited:,} 2xx responses",
+        ),
+        Result(
+            NAME,
+            "requests/s, view reads 1 row + writes the same row by hand (raw INSERT)",
+            median(hand_rps),
+            "req/s",
+            "same site without audit (view reads 1 row)",
+            median(plain_rps),
+            median_ratio(hand_rps, plain_rps),
+            note="the ceiling of any site that writes one row per request",
+        ),
+        Result(
+            NAME,
+            "requests/s with audit, against the row by hand",
+            median(audited_rps),
+            "req/s",
+            "same site, view writes the same row by hand",
+            median(hand_rps),
+            median_ratio(audited_rps, hand_rps),
+        ),
+        Result(
+            NAME,
+            "worker CPU the row by hand adds",
+            median(hand_event_cpu),
+            "µs/request",
+            "worker CPU of the view's own get() of one row",
+            median(get_cpu),
+            median_ratio(hand_event_cpu, get_cpu),
         ),
         Result(
             NAME,

@@ -1,7 +1,8 @@
 """The views of the request benchmarks: each reads one row, as a typical view does.
 
 ``audited`` also records one event through the audit middleware's context;
-``plain`` only reads; ``empty`` does neither (to tell what the read costs).
+``by_hand`` writes the same row with a raw INSERT (the floor); ``plain`` only
+reads; ``empty`` does neither (to tell what the read costs).
 """
 
 from django.contrib import admin
@@ -18,13 +19,19 @@ def _read_one_row() -> object:
 
 def audited(request: HttpRequest) -> HttpResponse:
     """Read one row and record one event about it, as an app view would."""
-    write.record_in_request(request, _read_one_row(), {"action": "viewed"})
+    write.record_in_request(request, _read_one_row(), write.VIEWED)
     return HttpResponse("ok")
 
 
 def plain(request: HttpRequest) -> HttpResponse:
     """The same read and response, recording nothing."""
     _read_one_row()
+    return HttpResponse("ok")
+
+
+def by_hand(request: HttpRequest) -> HttpResponse:
+    """The same read, and the row an event would be written by a raw INSERT (the floor)."""
+    write.record_by_hand(request, _read_one_row())
     return HttpResponse("ok")
 
 
@@ -36,6 +43,7 @@ def empty(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("audited/", audited),
     path("plain/", plain),
+    path("by-hand/", by_hand),
     path("empty/", empty),
     path("admin/", admin.site.urls),
     path("api/audit/", include("audit_events.rest.urls")),
