@@ -21,6 +21,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 
 from audit_events import capture
 from audit_events.conf import settings
@@ -226,10 +227,15 @@ class AuditContext:
         user = self._user
         if isinstance(user, _RequestUser):
             user = user.get()
+        if isinstance(user, LazyObject):
+            # request.user's SimpleLazyObject: keep the real instance (every
+            # attribute read through the proxy costs).
+            if user._wrapped is empty:
+                user._setup()
+            user = user._wrapped
         if user is None or not getattr(user, "is_authenticated", False):
             return None
-        # Unwrap request.user's SimpleLazyObject: keep the real instance.
-        return getattr(user, "_wrapped", user)
+        return user
 
     @staticmethod
     def mask_fields(data: Any, fields_to_mask: Any) -> Any:
@@ -422,7 +428,7 @@ class RequestAuditContext(AuditContext):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         captured = AuditContext.from_request(object.__getattribute__(self, "_request"))
         for slot in _CAPTURED:
-            self._set(slot, object.__getattribute__(captured, slot))
+            object.__setattr__(self, slot, object.__getattribute__(captured, slot))
         return object.__getattribute__(self, name)
 
     def _clone(self, copier: Callable[[Any], Any]) -> AuditContext:
