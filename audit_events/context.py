@@ -469,7 +469,7 @@ def _blueprint(model: type[models.Model]) -> _Blueprint:
     own = (
         model._meta.pk.attname == "id"
         and model._meta.pk.default is uuid7
-        and model._meta.get_field("timestamp").default is timezone.now
+        and getattr(model._meta.get_field("timestamp"), "default", None) is timezone.now
     )
     return _Blueprint(tuple(fields), own)
 

@@ -95,7 +95,9 @@ def _json_converter(field: models.JSONField, django_path: Converter) -> Converte
     return convert
 
 
-def _ip_converter(field: models.GenericIPAddressField, django_path: Converter) -> Converter:
+def _ip_converter(
+    field: models.GenericIPAddressField[Any, Any], django_path: Converter
+) -> Converter:
     attname = field.attname
     # Django parses the address once more to adapt it; an address already in
     # the canonical form Django would store (as AuditContext records it) goes
