@@ -331,6 +331,10 @@ def _per_request(run: Run, model: Any, obj: Any) -> list[Result]:
     audited, plain = _clients()
     floors = _Floors(model)
     template = _template_row(model, obj)
+    for client, path in ((audited, "/audited/"), (plain, "/plain/"), (plain, "/by-hand/")):
+        status = client.get(path).status_code
+        if status != 200:  # a broken view would be timed as a fast one
+            raise RuntimeError(f"GET {path} answered {status}, not 200")
     full, middleware_only, bare, by_hand, insert = [], [], [], [], []
     for rep in range(run.repeat + 1):
         rows = iter(_rows(template, count))

@@ -47,6 +47,7 @@ def test_quick_benchmark_prints_its_table_and_writes_the_generated_section(
 
     assert result.returncode == 0, result.stderr
     assert "| write | bulk_create_events, 2,000 events |" in result.stdout
+    assert "| write | request: what the same row by hand adds |" in result.stdout
     text = page.read_text()
     assert text.startswith("# Hand-written\n\n") and text.endswith("\n\nMore prose.\n")
     assert "old" not in text
