@@ -243,11 +243,25 @@ def _absolute_path(request: HttpRequest) -> str:
     does; any other (dot segments, a leading ``//``) takes Django's own path.
     ``get_host()`` raises ``DisallowedHost`` either way.
     """
-    path = escape_uri_path(request.path)
-    if path.startswith("/") and not path.startswith("//") and "/." not in path:
-        return iri_to_uri(f"{request.scheme}://{request.get_host()}{path}")
+    path = _plain_path(request.path)
+    if path is not None:
+        return f"{request.scheme}://{request.get_host()}{path}"
     # The path part is percent-encoded, so the first "?" starts the query.
     return request.build_absolute_uri().partition("?")[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_path(path: str) -> str | None:
+    """``path`` percent-encoded as ``build_absolute_uri`` would, or ``None`` if not plain.
+
+    Cached: a site's requests come back to the same paths (bounded: the path is
+    the caller's). The host that ``get_host()`` accepts is plain ASCII, so only
+    the path needs encoding; ``iri_to_uri`` leaves an escaped path as it is.
+    """
+    escaped = escape_uri_path(path)
+    if escaped.startswith("/") and not escaped.startswith("//") and "/." not in escaped:
+        return iri_to_uri(escaped)
+    return None
 
 
 def mask_query_string(query: str) -> str:

@@ -306,12 +306,14 @@ def test_secrets_in_the_referer_query_are_masked():
         "//evil.example/x",
         "/.well-known/x",
         "/semi;colon/",
+        "/ünï/%41/",
+        "/100%/",
     ],
 )
-@pytest.mark.parametrize("secure", [False, True])
+@pytest.mark.parametrize(("secure", "host"), [(False, "shop.example:8443"), (True, "SHOP.Example")])
 @override_settings(ALLOWED_HOSTS=["shop.example"])
-def test_url_base_is_what_build_absolute_uri_gives(path, secure):
+def test_url_base_is_what_build_absolute_uri_gives(path, secure, host):
     """The cheaper join of scheme, host and path gives Django's URL for any path."""
-    request = RequestFactory().get(path, secure=secure, HTTP_HOST="shop.example:8443")
+    request = RequestFactory().get(path, secure=secure, HTTP_HOST=host)
     expected = request.build_absolute_uri().partition("?")[0]
     assert capture_url(request) == expected
