@@ -18,6 +18,7 @@ FUNCTION_FILES = (
     "qualified_name.sql",
     "partition_bounds.sql",
     "partition_for_day.sql",
+    "index_template.sql",
     "create_day_partition.sql",
     "create_day_partitions.sql",
     "premake.sql",
