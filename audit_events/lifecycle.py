@@ -321,6 +321,9 @@ def _spooled_days(using: str) -> set[datetime.date]:
     the record) refuses its spooled rows anyway: it is sealed first, they are
     amendments.
     """
+    spooled = {day for day, _count in spooled_counts(_models()[0], using)}
+    if not spooled:  # the usual case: no need to read every day table's state
+        return set()
     with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
@@ -330,7 +333,7 @@ def _spooled_days(using: str) -> set[datetime.date]:
         closed = {name for (name,) in cursor.fetchall()}
     return {
         s.day for s in partition_status(using) if s.state == "live" and s.table not in closed
-    } & {day for day, _count in spooled_counts(_models()[0], using)}
+    } & spooled
 
 
 def _models() -> tuple[type[models.Model], type[models.Model]]:
