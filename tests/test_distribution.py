@@ -11,9 +11,12 @@ from audit_events.distribution import (
     is_distributed,
     raise_without_shard_names,
     shard_error_message,
+    undistribute_statements,
 )
 from audit_events.models import ArchivedAuditEvent, AuditEvent
 from audit_events.operations import DistributeByColumn
+from audit_events.partitions import create_day_partitions, utc_today
+from tests.fixtures_lifecycle import DAY
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +103,39 @@ def test_an_error_naming_a_shard_is_raised_again_as_its_own_class():
         raise_without_shard_names(error, AuditEvent)
     assert raised.value.__cause__ is error
     raise_without_shard_names(IntegrityError("no shard here"), AuditEvent)  # returns
+
+
+def index_definitions(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass "
+            "ORDER BY 1",
+            [table],
+        )
+        return [definition for (definition,) in cursor.fetchall()]
+
+
+def test_archive_parent_loses_its_indexes_and_gets_them_back_while_days_keep_theirs():
+    """The SQL both directions of DistributeByColumn run on the archive (plain parts only)."""
+    day = utc_today() - 300 * DAY
+    (name,) = create_day_partitions(ArchivedAuditEvent, day, day)
+    parent_before, day_before = index_definitions(ARCHIVE), index_definitions(name)
+    assert len(parent_before) == len(day_before) == 4
+    drop = distribute_statements(AuditEvent, ArchivedAuditEvent, "object_id")[4]
+    give_back = undistribute_statements(AuditEvent, ArchivedAuditEvent)[4:]
+    with connection.cursor() as cursor:
+        cursor.execute(drop.as_string(connection.connection))
+        assert index_definitions(ARCHIVE) == []
+        assert index_definitions(name) == day_before  # the day keeps its key and indexes
+        assert primary_key(name) == ["id", "timestamp"]
+        for statement in give_back:
+            cursor.execute(statement.as_string(connection.connection))
+        cursor.execute(
+            "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = %s::regclass AND c.relispartition",
+            [name],
+        )
+        attached = cursor.fetchone()[0]
+    assert index_definitions(ARCHIVE) == parent_before
+    assert primary_key(ARCHIVE) == ["id", "timestamp"]
+    assert len(index_definitions(name)) == attached == 4  # attached again, none built twice
