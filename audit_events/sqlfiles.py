@@ -23,6 +23,7 @@ FUNCTION_FILES = (
     "create_day_partitions.sql",
     "premake.sql",
     "check_bounds.sql",
+    "day_tables.sql",
     "partition_status.sql",
     "is_distributed.sql",
     "step_statements.sql",

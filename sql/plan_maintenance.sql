@@ -110,7 +110,7 @@ DECLARE
     -- The day tables, read once: every loop below works on this one reading.
     statuses jsonb;
     status_columns text := 'table_name text, parent text, day date, lower_bound timestamptz, '
-        'upper_bound timestamptz, state text, estimated_rows bigint, size_bytes bigint';
+        'upper_bound timestamptz, state text';
 BEGIN
     IF seals IS NOT NULL THEN
         forget_seal := pg_catalog.format(
@@ -143,7 +143,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     statuses := (SELECT coalesce(pg_catalog.jsonb_agg(st), '[]')
-                 FROM audit_events_partition_status(live, archive) AS st);
+                 FROM audit_events_day_tables(live, archive) AS st);
     step := 0;
 
     -- repair: day tables owned by another role than their parent's owner
@@ -153,7 +153,7 @@ BEGIN
                 WHERE pc.oid = coalesce(st.parent, live::text)::pg_catalog.regclass) AS want
         FROM pg_catalog.jsonb_to_recordset(statuses) AS st (
             table_name text, parent text, day date, lower_bound timestamptz,
-            upper_bound timestamptz, state text, estimated_rows bigint, size_bytes bigint)
+            upper_bound timestamptz, state text)
         JOIN pg_catalog.pg_class AS c ON c.oid = st.table_name::pg_catalog.regclass
         ORDER BY st.lower_bound
     LOOP
@@ -183,7 +183,7 @@ BEGIN
     FOR s IN
         SELECT st.* FROM pg_catalog.jsonb_to_recordset(statuses) AS st (
             table_name text, parent text, day date, lower_bound timestamptz,
-            upper_bound timestamptz, state text, estimated_rows bigint, size_bytes bigint)
+            upper_bound timestamptz, state text)
         WHERE st.state IN ('pending', 'orphan')
         ORDER BY st.lower_bound
     LOOP
@@ -313,7 +313,7 @@ BEGIN
     FOR s IN
         SELECT st.* FROM pg_catalog.jsonb_to_recordset(statuses) AS st (
             table_name text, parent text, day date, lower_bound timestamptz,
-            upper_bound timestamptz, state text, estimated_rows bigint, size_bytes bigint)
+            upper_bound timestamptz, state text)
         WHERE st.state = 'live' AND st.upper_bound <= archive_limit
         ORDER BY st.lower_bound
     LOOP
@@ -362,7 +362,7 @@ BEGIN
     FOR s IN
         SELECT st.* FROM pg_catalog.jsonb_to_recordset(statuses) AS st (
             table_name text, parent text, day date, lower_bound timestamptz,
-            upper_bound timestamptz, state text, estimated_rows bigint, size_bytes bigint)
+            upper_bound timestamptz, state text)
         WHERE st.state = 'archived' AND st.upper_bound <= expire_limit
         ORDER BY st.lower_bound
     LOOP
