@@ -154,7 +154,7 @@ def _archive_growth(run: Run) -> list[Result]:
             f"same with {sizes[0]} archive days",
             few * 1000,
             median(times) / few,
-            note="the archive parent has no index of its own (flat ATTACH)",
+            note="archive parent without indexes",
         )
         for size, times in zip(sizes[1:], timings[1:], strict=True)
     ]
