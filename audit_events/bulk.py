@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
-from django.db.utils import IntegrityError
+from django.db.utils import IntegrityError, InternalError
 from psycopg import sql
 
 from audit_events import spool
@@ -152,7 +152,7 @@ class _CopyWriter:
         rows = [self.row(event) for event in events]
         try:
             self._copy(rows)
-        except IntegrityError as exc:
+        except (IntegrityError, InternalError) as exc:  # InternalError: relayed by Citus
             if not spool.is_missing_partition_error(exc):
                 raise_without_shard_names(exc, type(events[0]))  # on Citus, errors name shards
                 raise
@@ -170,7 +170,7 @@ class _CopyWriter:
             return False
         try:
             self._copy(rows, table_of(target))
-        except IntegrityError as exc:
+        except (IntegrityError, InternalError) as exc:
             if not spool.is_missing_partition_error(exc):
                 raise
             return False

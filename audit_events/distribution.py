@@ -21,7 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import sql
 
-from audit_events.partitions import column_of, short_name, table_of
+from audit_events.partitions import column_of, index_statements, short_name, table_of
 
 __all__ = [
     "citus_installed",
@@ -65,6 +65,58 @@ def _primary_key(table: str, columns: list[str]) -> sql.Composed:
     )
 
 
+# Run before distributing, while every table is local (no Citus involved): each
+# archive day is detached (its share of the parent's indexes and key becomes its
+# own), the parent's key and indexes are dropped, and the day is attached again.
+_DROP_PARENT_INDEXES = """
+DO $drop$
+DECLARE
+    parent regclass := {parent};
+    days regclass[];
+    bounds text[];
+    n integer;
+    obj record;
+BEGIN
+    SELECT coalesce(pg_catalog.array_agg(i.inhrelid::regclass ORDER BY i.inhrelid), '{{}}'),
+           coalesce(pg_catalog.array_agg(pg_catalog.pg_get_expr(c.relpartbound, c.oid)
+                                         ORDER BY i.inhrelid), '{{}}')
+    INTO days, bounds
+    FROM pg_catalog.pg_inherits AS i JOIN pg_catalog.pg_class AS c ON c.oid = i.inhrelid
+    WHERE i.inhparent = parent;
+    FOR n IN 1 .. pg_catalog.cardinality(days) LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DETACH PARTITION %s', parent, days[n]);
+    END LOOP;
+    FOR obj IN SELECT conname FROM pg_catalog.pg_constraint
+               WHERE conrelid = parent AND contype IN ('p', 'u', 'x') LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', parent, obj.conname);
+    END LOOP;
+    FOR obj IN SELECT indexrelid::regclass AS name FROM pg_catalog.pg_index
+               WHERE indrelid = parent LOOP
+        EXECUTE pg_catalog.format('DROP INDEX %s', obj.name);
+    END LOOP;
+    FOR n IN 1 .. pg_catalog.cardinality(days) LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ATTACH PARTITION %s %s', parent, days[n],
+                                  bounds[n]);
+    END LOOP;
+END
+$drop$
+"""
+
+
+def _without_parent_indexes(table: str) -> sql.Composed:
+    """Leave ``table`` (a partitioned table) with no index of its own; its days keep theirs.
+
+    On Citus, every ATTACH to a parent with indexes renames the new shards'
+    indexes, visiting (and locking) every index of every partition of the
+    parent on every worker (``FixPartitionShardIndexNames``): an archive ATTACH
+    then grows with the archive. Without indexes on the parent that step is
+    skipped; each day keeps its own indexes and primary key (made while it was
+    live), which the planner uses for reads as before, and which enforce the key
+    within the day (the key holds the timestamp, so per day is everywhere).
+    """
+    return sql.SQL(_DROP_PARENT_INDEXES).format(parent=sql.Literal(table))
+
+
 def distribute_statements(
     live: type[models.Model],
     archive: type[models.Model],
@@ -74,9 +126,12 @@ def distribute_statements(
     """The statements that distribute ``live`` and ``archive`` by ``field_name``'s column.
 
     Citus only enforces a primary key that includes the distribution column, so
-    the key becomes ``(column, id, timestamp)`` on both tables first; then the
-    live table is distributed and the archive colocated with it (same shard
-    count, same placements: ATTACH across them moves no row).
+    the key becomes ``(column, id, timestamp)`` on both tables first; the
+    archive parent then keeps no index of its own (its days keep theirs, see
+    ``_without_parent_indexes``), so that archiving a day costs the same
+    whatever the archive's size; then the live table is distributed and the
+    archive colocated with it (same shard count, same placements: ATTACH across
+    them moves no row).
     """
     column = column_of(live, field_name)
     key = [column, column_of(live), column_of(live, "timestamp")]
@@ -96,6 +151,7 @@ def distribute_statements(
         ),
         _primary_key(table_of(live), key),
         _primary_key(table_of(archive), key),
+        _without_parent_indexes(table_of(archive)),
         sql.SQL("SELECT create_distributed_table({live}, {column}{shards})").format(
             live=sql.Literal(table_of(live)), column=sql.Literal(column), shards=shards
         ),
@@ -118,13 +174,38 @@ def undistribute_statements(
     long as the data is large, and needs the disk for it.
     """
     key = [column_of(live), column_of(live, "timestamp")]
+    table = table_of(archive)
     return [
         sql.SQL("SET LOCAL citus.enable_unsafe_triggers = on"),
-        sql.SQL("SELECT undistribute_table({})").format(sql.Literal(table_of(archive))),
+        sql.SQL("SELECT undistribute_table({})").format(sql.Literal(table)),
         sql.SQL("SELECT undistribute_table({})").format(sql.Literal(table_of(live))),
         _primary_key(table_of(live), key),
-        _primary_key(table_of(archive), key),
+        # The archive parent gets its key and lookup indexes back; each day's own
+        # key (the old one) goes first, its other indexes are attached as they are.
+        sql.SQL(_DROP_DAY_KEYS).format(parent=sql.Literal(table)),
+        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY ({columns})").format(
+            table=sql.Identifier(table),
+            name=sql.Identifier(short_name(table, "_pkey")),
+            columns=sql.SQL(", ").join(sql.Identifier(c) for c in key),
+        ),
+        *index_statements(archive),
     ]
+
+
+_DROP_DAY_KEYS = """
+DO $keys$
+DECLARE
+    obj record;
+BEGIN
+    FOR obj IN SELECT k.conrelid::regclass AS day, k.conname
+               FROM pg_catalog.pg_inherits AS i
+               JOIN pg_catalog.pg_constraint AS k ON k.conrelid = i.inhrelid
+               WHERE i.inhparent = {parent}::regclass AND k.contype = 'p' LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', obj.day, obj.conname);
+    END LOOP;
+END
+$keys$
+"""
 
 
 def run_statements(schema_editor: Any, statements: list[sql.Composable]) -> None:

@@ -49,7 +49,7 @@ from psycopg import sql
 from audit_events.conf import settings
 from audit_events.exceptions import PartitioningError
 from audit_events.locks import release_rotation_lock, retry_on_lock_timeout, try_rotation_lock
-from audit_events.partitions import table_of, utc_today
+from audit_events.partitions import bound_ddl_on_workers, table_of, utc_today
 from audit_events.quarantine import drain_checked
 from audit_events.spool import forget_partitioned_days, spool_table, spooled_counts
 from audit_events.tamper import (
@@ -321,6 +321,9 @@ def _spooled_days(using: str) -> set[datetime.date]:
     the record) refuses its spooled rows anyway: it is sealed first, they are
     amendments.
     """
+    spooled = {day for day, _count in spooled_counts(_models()[0], using)}
+    if not spooled:  # the usual case: no need to read every day table's state
+        return set()
     with connections[using].cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
@@ -330,7 +333,7 @@ def _spooled_days(using: str) -> set[datetime.date]:
         closed = {name for (name,) in cursor.fetchall()}
     return {
         s.day for s in partition_status(using) if s.state == "live" and s.table not in closed
-    } & {day for day, _count in spooled_counts(_models()[0], using)}
+    } & spooled
 
 
 def _models() -> tuple[type[models.Model], type[models.Model]]:
@@ -599,26 +602,17 @@ def _drain(
 def _create_partition(
     cursor: Any, using: str, model: type[models.Model], day: datetime.date
 ) -> None:
+    """Make ``model``'s day for the drain, inside the drain's transaction for the day.
+
+    The archive day and its ledger record are two statements of that
+    transaction: the day never exists without its record (a kill in between
+    would leave an "unrecorded" day, reported as tampering). Each statement is
+    sent on its own (Citus refuses a multi-statement string), bounded on the
+    workers as every maintenance step (``bound_ddl_on_workers``).
+    """
     from audit_events.models import ArchivedDay
 
-    statement = sql.SQL("SELECT audit_events_create_day_partition({}::regclass, {})").format(
-        sql.Literal(_regclass(using, model)), sql.Literal(day)
-    )
-    if model is not _models()[0]:
-        # One simple-protocol query without parameters runs as one implicit
-        # transaction: the archive day never exists without its ledger row (a
-        # kill in between would leave an "unrecorded" day, reported as tampering).
-        statement = sql.SQL(
-            "{}; INSERT INTO {} (archive_table, day, archived_at, row_count, digest) "
-            "VALUES ({}, {}, now(), NULL, '') "
-            "ON CONFLICT (archive_table, day) DO UPDATE SET archived_at = EXCLUDED.archived_at"
-        ).format(
-            statement,
-            sql.Identifier(ArchivedDay._meta.db_table),
-            sql.Literal(table_of(model)),
-            sql.Literal(day),
-        )
-    text = statement.as_string(cursor.connection)
+    record = model is not _models()[0]
 
     def attempt() -> None:
         # A savepoint per try: a lock timeout must not abort the drain's transaction.
@@ -627,6 +621,19 @@ def _create_partition(
                 "SELECT set_config('lock_timeout', %s, true)",
                 [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"],
             )
-            cursor.execute(text)
+            bound_ddl_on_workers(cursor, _regclass(using, model))
+            cursor.execute(
+                "SELECT audit_events_create_day_partition(%s::regclass, %s)",
+                [_regclass(using, model), day],
+            )
+            if record:
+                cursor.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (archive_table, day, archived_at, row_count, digest) "
+                        "VALUES (%s, %s, now(), NULL, '') ON CONFLICT (archive_table, day) "
+                        "DO UPDATE SET archived_at = EXCLUDED.archived_at"
+                    ).format(sql.Identifier(ArchivedDay._meta.db_table)),
+                    [table_of(model), day],
+                )
 
     retry_on_lock_timeout(attempt, f"create partition of {table_of(model)} for {day}")

@@ -31,7 +31,7 @@ from django.db.utils import IntegrityError
 from psycopg import sql
 
 from audit_events.conf import settings
-from audit_events.partitions import partition_day, table_of, utc_today
+from audit_events.partitions import bound_ddl_on_workers, partition_day, table_of, utc_today
 
 __all__ = ["make_day", "write_to_new_day"]
 
@@ -113,6 +113,7 @@ def _create(
                 "SELECT set_config('lock_timeout', %s, true)",
                 [f"{settings.AUDIT_LOCK_TIMEOUT_MS}ms"],
             )
+            bound_ddl_on_workers(pg, quote(table_of(target)))
             held = pg.execute(
                 "SELECT audit_events_partition_for_day(%s::regclass, %s) IS NOT NULL, "
                 "audit_events_partition_for_day(%s::regclass, %s) IS NOT NULL",

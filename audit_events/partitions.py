@@ -171,14 +171,7 @@ def create_day_partitions(
 
     def create(day: datetime.date) -> str:
         def work(cursor: Any) -> str:
-            # On Citus a coordinator lock_timeout does not bound waits on the workers,
-            # and DDL is sent over one connection per worker (sql/step_statements.sql).
-            cursor.execute(
-                "SELECT set_config('statement_timeout', current_setting('lock_timeout'), true), "
-                "set_config('citus.multi_shard_modify_mode', 'sequential', true) "
-                "WHERE audit_events_is_distributed(%s::regclass)",
-                [_regclass_literal(connection, table)],
-            )
+            bound_ddl_on_workers(cursor, _regclass_literal(connection, table))
             cursor.execute(
                 "SELECT audit_events_create_day_partition(%s::regclass, %s)::text",
                 [_regclass_literal(connection, table), day],
@@ -188,6 +181,22 @@ def create_day_partitions(
         return run_with_lock_retries(connection, work, f"create partition of {table} for {day}")
 
     return [create(day) for day in days_between(first_day, last_day)]
+
+
+def bound_ddl_on_workers(cursor: Any, table: str) -> None:
+    """On Citus, bound this transaction's DDL on ``table`` as a maintenance step is.
+
+    A coordinator ``lock_timeout`` does not bound waits on the workers, so the
+    transaction's ``statement_timeout`` becomes the session's ``lock_timeout``;
+    and DDL goes over one connection per worker (``sql/step_statements.sql``).
+    Does nothing on plain PostgreSQL. ``table`` is quoted for ``::regclass``.
+    """
+    cursor.execute(
+        "SELECT set_config('statement_timeout', current_setting('lock_timeout'), true), "
+        "set_config('citus.multi_shard_modify_mode', 'sequential', true) "
+        "WHERE audit_events_is_distributed(%s::regclass)",
+        [table],
+    )
 
 
 def list_partitions(
@@ -272,6 +281,11 @@ def _partitioning_statements(model: type[models.Model]) -> list[sql.Composed]:
         ),
         *_index_statements(table, column),
     ]
+
+
+def index_statements(model: type[models.Model]) -> list[sql.Composed]:
+    """The lookup indexes ``PartitionByDay`` gives ``model``'s partitioned table."""
+    return _index_statements(table_of(model), _column_identifiers(model))
 
 
 def _index_statements(table: str, column: dict[str, sql.Identifier]) -> list[sql.Composed]:

@@ -34,7 +34,7 @@ from django.db import DatabaseError, connections, models, transaction
 from psycopg import sql
 
 from audit_events.ids import id_matches
-from audit_events.partitions import FIRST_DAY, LAST_DAY, column_of, table_of
+from audit_events.partitions import FIRST_DAY, LAST_DAY, bound_ddl_on_workers, column_of, table_of
 from audit_events.spool import spool_table
 
 __all__ = [
@@ -130,6 +130,10 @@ def drain_checked(
         # without them. An empty day left by a crash in between would be
         # sealed empty by the next run, and its rows refused as late events.
         with transaction.atomic(using=using):
+            # On Citus the day's DDL must not follow a parallel read of the shards
+            # (the duplicate probe) in one transaction: all of it runs sequential.
+            with connections[using].cursor() as cursor:
+                bound_ddl_on_workers(cursor, connections[using].ops.quote_name(table_of(live)))
             by_day[day] = DrainedDay(day, _NO_DAY if day is None else _day_refusal(using, day))
             for event_id in event_ids:
                 _drain_one(using, event_id, day, by_day[day], target_for_day)

@@ -58,6 +58,8 @@ __all__ = [
 logger = logging.getLogger("audit_events")
 
 _CHECK_VIOLATION = "23514"
+_INTERNAL_ERROR = "XX000"
+_NO_PARTITION_MESSAGES = ("no partition of relation ", "audit_events: no partition takes new rows")
 _CACHE_SECONDS = 300.0
 _cache_lock = threading.Lock()
 _known_days: dict[tuple[str, str], tuple[float, frozenset[datetime.date]]] = {}
@@ -120,9 +122,15 @@ def _refuse_without_spool(event: models.Model, exc: IntegrityError) -> None:
 
 
 def is_missing_partition_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is PostgreSQL's "no partition of relation ... found for row"."""
+    """Whether ``exc`` is PostgreSQL's "no partition of relation ... found for row"
+    (or a sealed day's refusal, which says "no partition takes new rows")."""
     cause = exc.__cause__
-    return getattr(cause, "sqlstate", None) == _CHECK_VIOLATION and "no partition" in str(cause)
+    state = getattr(cause, "sqlstate", None)
+    if state == _INTERNAL_ERROR:
+        # Citus relays a worker's error during COPY (bulk_create_events) with
+        # its message but without its SQLSTATE: only these messages qualify.
+        return str(cause).startswith(_NO_PARTITION_MESSAGES)
+    return state == _CHECK_VIOLATION and "no partition" in str(cause)
 
 
 def _day_is_safe(model: type[models.Model], using: str, timestamp: datetime.datetime) -> bool:

@@ -62,6 +62,13 @@ def archive_day(day: datetime.date, using: str = "default") -> None:
     Raises:
         RuntimeError: the day did not end up attached to the archive table.
     """
+    archive_command(day, using)
+    if day not in {p.day for p in list_partitions(get_audit_event_archive_model(), using)}:
+        raise RuntimeError(f"archive_audit_events did not archive {day}")
+
+
+def archive_command(day: datetime.date, using: str = "default") -> None:
+    """``manage.py archive_audit_events --older-than N`` with N selecting ``day`` (see above)."""
     from django.core.management import call_command
 
     older_than = (utc_today() - day).days - 1
@@ -73,8 +80,6 @@ def archive_day(day: datetime.date, using: str = "default") -> None:
         using,
         stdout=io.StringIO(),
     )
-    if day not in {p.day for p in list_partitions(get_audit_event_archive_model(), using)}:
-        raise RuntimeError(f"archive_audit_events did not archive {day}")
 
 
 def copy_archive(day: datetime.date) -> None:

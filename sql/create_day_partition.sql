@@ -32,6 +32,7 @@ DECLARE
     key_column name;
     partition_name text;
     qualified text;
+    template regclass;
 BEGIN
     IF day IS NULL OR NOT day BETWEEN DATE '0001-01-01' AND DATE '9999-12-30' THEN
         RAISE EXCEPTION 'audit_events: day % is out of range: partitions hold days from '
@@ -67,9 +68,13 @@ BEGIN
         RETURN qualified::pg_catalog.regclass;
     END IF;
     IF pg_catalog.to_regclass(qualified) IS NULL THEN
+        -- A parent without indexes (the archive on Citus) gives none on ATTACH:
+        -- the day copies them from the table audit_events_index_template names.
+        template := audit_events_index_template(parent);
         EXECUTE pg_catalog.format(
             'CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
-            ' INCLUDING STORAGE INCLUDING COMMENTS)', qualified, parent);
+            ' INCLUDING STORAGE INCLUDING COMMENTS%s)', qualified, template,
+            CASE WHEN template = parent THEN '' ELSE ' INCLUDING INDEXES' END);
         EXECUTE pg_catalog.format(
             'ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I >= %L AND %I < %L)',
             qualified, pg_catalog.left(partition_name, 56) || '_bounds',

@@ -36,6 +36,7 @@ DECLARE
     lower_bound timestamptz := day::timestamp AT TIME ZONE 'UTC';
     upper_bound timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
     key_column name;
+    key_table regclass := parent;
     order_list text;
     row_list text;
     order_columns text;
@@ -54,6 +55,17 @@ BEGIN
         FROM pg_catalog.pg_attribute AS a
         WHERE a.attrelid = parent AND a.attnum > 0 AND NOT a.attisdropped;
     END IF;
+    -- A parent without a key of its own (the archive on Citus, see
+    -- audit_events.distribution) orders by the key of the day's partition.
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
+                   WHERE c.conrelid = parent AND c.contype = 'p') THEN
+        SELECT i.inhrelid INTO key_table
+        FROM pg_catalog.pg_inherits AS i
+        JOIN pg_catalog.pg_class AS d ON d.oid = i.inhrelid
+        WHERE i.inhparent = parent
+          AND pg_catalog.pg_get_expr(d.relpartbound, d.oid) = pg_catalog.format(
+              'FOR VALUES FROM (%L) TO (%L)', lower_bound, upper_bound);
+    END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', c), ', ' ORDER BY k) INTO row_list
     FROM pg_catalog.unnest(hashed) WITH ORDINALITY AS u(c, k);
     SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', ' ORDER BY k.ord),
@@ -64,7 +76,7 @@ BEGIN
     FROM pg_catalog.pg_constraint AS c
     CROSS JOIN LATERAL pg_catalog.unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
     JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
-    WHERE c.conrelid = parent AND c.contype = 'p' AND a.attname <> key_column;
+    WHERE c.conrelid = key_table AND c.contype = 'p' AND a.attname <> key_column;
     -- Each aggregate names its order (ORDER BY inside the call): the digest must
     -- not depend on the order a plan happens to feed rows in (Citus merges the
     -- shards' rows in no order; a HashAggregate returns groups in no order).

@@ -8,7 +8,8 @@
 --             its bounds CHECK constraint: a run was interrupted between DETACH
 --             and ATTACH, or between CREATE and ATTACH
 -- estimated_rows is pg_class.reltuples (NULL until the table was first analyzed);
--- size_bytes includes indexes and TOAST. The catalog is the only source.
+-- size_bytes includes indexes and TOAST. The catalog is the only source (the
+-- tables and their states: audit_events_day_tables).
 --
 -- A function rather than a view because the two parents are swappable models:
 --   SELECT * FROM audit_events_partition_status('audit_events_auditevent',
@@ -26,50 +27,17 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE STRICT
 AS $$
-    WITH parents AS (
-        SELECT c.oid, c.relname, c.relnamespace, v.kind
-        FROM (VALUES (live, 'live'), (archive, 'archived')) AS v (parent, kind)
-        JOIN pg_catalog.pg_class AS c ON c.oid = v.parent
-    ),
-    attached AS (
-        SELECT i.inhrelid AS relid,
-               p.oid::pg_catalog.regclass::text AS parent,
-               CASE WHEN i.inhdetachpending THEN 'pending' ELSE p.kind END AS state,
-               b.lower_bound,
-               b.upper_bound
-        FROM parents AS p
-        JOIN pg_catalog.pg_inherits AS i ON i.inhparent = p.oid
-        CROSS JOIN LATERAL audit_events_partition_bounds(i.inhrelid::pg_catalog.regclass) AS b
-    ),
-    orphans AS (
-        SELECT DISTINCT ON (c.oid)
-               c.oid AS relid,
-               NULL::text AS parent,
-               'orphan' AS state,
-               b.lower_bound,
-               b.upper_bound
-        FROM parents AS p
-        JOIN pg_catalog.pg_class AS c
-          ON c.relnamespace = p.relnamespace
-         AND c.relkind = 'r'
-         AND NOT c.relispartition
-         AND pg_catalog.right(c.relname, 8) OPERATOR(pg_catalog.~) '^[0-9]{8}$'
-         AND pg_catalog.left(c.relname, -8)
-             = pg_catalog.left(audit_events_partition_name(p.relname::text, DATE '2000-01-01'), -8)
-        CROSS JOIN LATERAL audit_events_check_bounds(c.oid::pg_catalog.regclass) AS b
-        WHERE b.lower_bound IS NOT NULL
-    )
-    SELECT a.relid::pg_catalog.regclass::text,
-           a.parent,
-           (a.lower_bound AT TIME ZONE 'UTC')::date,
-           a.lower_bound,
-           a.upper_bound,
-           a.state,
+    SELECT d.table_name,
+           d.parent,
+           d.day,
+           d.lower_bound,
+           d.upper_bound,
+           d.state,
            NULLIF(c.reltuples, -1)::bigint,
-           pg_catalog.pg_total_relation_size(a.relid)
-    FROM (SELECT * FROM attached UNION ALL SELECT * FROM orphans) AS a
-    JOIN pg_catalog.pg_class AS c ON c.oid = a.relid
-    ORDER BY a.lower_bound, a.state, 1
+           pg_catalog.pg_total_relation_size(d.relid)
+    FROM audit_events_day_tables(live, archive) AS d
+    JOIN pg_catalog.pg_class AS c ON c.oid = d.relid
+    ORDER BY d.lower_bound, d.state, 1
 $$;
 
 -- search_path is pinned to pg_catalog, then the schema this function was created

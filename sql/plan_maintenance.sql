@@ -107,7 +107,10 @@ DECLARE
     days_to_live date[] := '{}';
     touched_live boolean := false;
     touched_archive boolean := false;
-    recorded boolean;
+    -- The day tables, read once: every loop below works on this one reading.
+    statuses jsonb;
+    status_columns text := 'table_name text, parent text, day date, lower_bound timestamptz, '
+        'upper_bound timestamptz, state text';
 BEGIN
     IF seals IS NOT NULL THEN
         forget_seal := pg_catalog.format(
@@ -139,6 +142,8 @@ BEGIN
         RAISE EXCEPTION 'audit_events: last_day % is before first_day %', last_day, first_day
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    statuses := (SELECT coalesce(pg_catalog.jsonb_agg(st), '[]')
+                 FROM audit_events_day_tables(live, archive) AS st);
     step := 0;
 
     -- repair: day tables owned by another role than their parent's owner
@@ -146,7 +151,9 @@ BEGIN
         SELECT st.*, c.relowner::pg_catalog.regrole AS owner,
                (SELECT pc.relowner::pg_catalog.regrole FROM pg_catalog.pg_class AS pc
                 WHERE pc.oid = coalesce(st.parent, live::text)::pg_catalog.regclass) AS want
-        FROM audit_events_partition_status(live, archive) AS st
+        FROM pg_catalog.jsonb_to_recordset(statuses) AS st (
+            table_name text, parent text, day date, lower_bound timestamptz,
+            upper_bound timestamptz, state text)
         JOIN pg_catalog.pg_class AS c ON c.oid = st.table_name::pg_catalog.regclass
         ORDER BY st.lower_bound
     LOOP
@@ -174,7 +181,9 @@ BEGIN
 
     -- repair
     FOR s IN
-        SELECT st.* FROM audit_events_partition_status(live, archive) AS st
+        SELECT st.* FROM pg_catalog.jsonb_to_recordset(statuses) AS st (
+            table_name text, parent text, day date, lower_bound timestamptz,
+            upper_bound timestamptz, state text)
         WHERE st.state IN ('pending', 'orphan')
         ORDER BY st.lower_bound
     LOOP
@@ -254,15 +263,12 @@ BEGIN
     -- repair: archive days without a ledger row (see the header: never made by
     -- a crash any more; recorded, but marked, so that verify still reports them)
     IF ledger IS NOT NULL THEN
-        FOR s IN
-            SELECT st.* FROM audit_events_partition_status(live, archive) AS st
-            WHERE st.state = 'archived'
-            ORDER BY st.lower_bound
+        FOR s IN EXECUTE pg_catalog.format(
+            'SELECT st.* FROM pg_catalog.jsonb_to_recordset($1) AS st (%s)'
+            ' WHERE st.state = ''archived'' AND NOT EXISTS (SELECT FROM %s AS l'
+            ' WHERE l.archive_table = $2 AND l.day = st.day) ORDER BY st.lower_bound',
+            status_columns, ledger_q) USING statuses, archive_name
         LOOP
-            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE archive_table = $1 AND day = $2)',
-                           ledger_q)
-                INTO recorded USING archive_name, s.day;
-            CONTINUE WHEN recorded;
             step := step + 1;
             action := 'repair';
             table_name := s.table_name;
@@ -305,7 +311,9 @@ BEGIN
 
     -- archive
     FOR s IN
-        SELECT st.* FROM audit_events_partition_status(live, archive) AS st
+        SELECT st.* FROM pg_catalog.jsonb_to_recordset(statuses) AS st (
+            table_name text, parent text, day date, lower_bound timestamptz,
+            upper_bound timestamptz, state text)
         WHERE st.state = 'live' AND st.upper_bound <= archive_limit
         ORDER BY st.lower_bound
     LOOP
@@ -352,7 +360,9 @@ BEGIN
 
     -- expire
     FOR s IN
-        SELECT st.* FROM audit_events_partition_status(live, archive) AS st
+        SELECT st.* FROM pg_catalog.jsonb_to_recordset(statuses) AS st (
+            table_name text, parent text, day date, lower_bound timestamptz,
+            upper_bound timestamptz, state text)
         WHERE st.state = 'archived' AND st.upper_bound <= expire_limit
         ORDER BY st.lower_bound
     LOOP

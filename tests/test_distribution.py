@@ -11,9 +11,12 @@ from audit_events.distribution import (
     is_distributed,
     raise_without_shard_names,
     shard_error_message,
+    undistribute_statements,
 )
 from audit_events.models import ArchivedAuditEvent, AuditEvent
 from audit_events.operations import DistributeByColumn
+from audit_events.partitions import create_day_partitions, utc_today
+from tests.fixtures_lifecycle import DAY
 
 pytestmark = pytest.mark.django_db
 
@@ -63,10 +66,12 @@ def test_distribution_statements_lead_the_key_with_the_column_and_colocate():
         for s in distribute_statements(AuditEvent, ArchivedAuditEvent, "object_id", 8)
     ]
     assert 'PRIMARY KEY ("object_id", "id", "timestamp")' in statements[2]
-    assert statements[4] == (
+    # The archive parent loses its own indexes before it is distributed (flat ATTACH).
+    assert "DROP INDEX" in statements[4] and "'audit_events_archivedauditevent'" in statements[4]
+    assert statements[5] == (
         "SELECT create_distributed_table('audit_events_auditevent', 'object_id', shard_count => 8)"
     )
-    assert "colocate_with => 'audit_events_auditevent'" in statements[5]
+    assert "colocate_with => 'audit_events_auditevent'" in statements[6]
 
 
 def test_maintenance_plan_keeps_concurrently_and_one_statement_each_without_citus():
@@ -98,3 +103,39 @@ def test_an_error_naming_a_shard_is_raised_again_as_its_own_class():
         raise_without_shard_names(error, AuditEvent)
     assert raised.value.__cause__ is error
     raise_without_shard_names(IntegrityError("no shard here"), AuditEvent)  # returns
+
+
+def index_definitions(table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass "
+            "ORDER BY 1",
+            [table],
+        )
+        return [definition for (definition,) in cursor.fetchall()]
+
+
+def test_archive_parent_loses_its_indexes_and_gets_them_back_while_days_keep_theirs():
+    """The SQL both directions of DistributeByColumn run on the archive (plain parts only)."""
+    day = utc_today() - 300 * DAY
+    (name,) = create_day_partitions(ArchivedAuditEvent, day, day)
+    parent_before, day_before = index_definitions(ARCHIVE), index_definitions(name)
+    assert len(parent_before) == len(day_before) == 4
+    drop = distribute_statements(AuditEvent, ArchivedAuditEvent, "object_id")[4]
+    give_back = undistribute_statements(AuditEvent, ArchivedAuditEvent)[4:]
+    with connection.cursor() as cursor:
+        cursor.execute(drop.as_string(connection.connection))
+        assert index_definitions(ARCHIVE) == []
+        assert index_definitions(name) == day_before  # the day keeps its key and indexes
+        assert primary_key(name) == ["id", "timestamp"]
+        for statement in give_back:
+            cursor.execute(statement.as_string(connection.connection))
+        cursor.execute(
+            "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = %s::regclass AND c.relispartition",
+            [name],
+        )
+        attached = cursor.fetchone()[0]
+    assert index_definitions(ARCHIVE) == parent_before
+    assert primary_key(ARCHIVE) == ["id", "timestamp"]
+    assert len(index_definitions(name)) == attached == 4  # attached again, none built twice

@@ -101,15 +101,30 @@ def test_event_tables_are_distributed_by_tenant_and_colocated():
         rows = {name: (column, group) for name, column, group in cursor.fetchall()}
         assert rows[LIVE][0] == rows[ARCHIVE][0] == "tenant"
         assert rows[LIVE][1] == rows[ARCHIVE][1]
-        for table in (LIVE, ARCHIVE):
-            cursor.execute(
-                "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_constraint c "
-                "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, n) "
-                "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
-                "WHERE c.conrelid = %s::regclass AND c.contype = 'p'",
-                [table],
-            )
-            assert cursor.fetchone()[0] == ["tenant", "id", "timestamp"]
+        assert primary_key(LIVE) == ["tenant", "id", "timestamp"]
+        # The archive parent has no index of its own (its ATTACH stays flat); its days do.
+        assert indexes(ARCHIVE) == []
+
+
+def primary_key(table: str) -> list[str] | None:
+    return one(
+        "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_constraint c "
+        "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, n) "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+        "WHERE c.conrelid = %s::regclass AND c.contype = 'p'",
+        [table],
+    )
+
+
+def indexes(table: str) -> list[str]:
+    """The index definitions of ``table``, with the table's own name left out."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', '') "
+            "FROM pg_index WHERE indrelid = %s::regclass ORDER BY 1",
+            [table],
+        )
+        return [definition for (definition,) in cursor.fetchall()]
 
 
 def test_new_day_is_distributed_colocated_and_carries_its_bounds_check():
@@ -165,6 +180,9 @@ def test_rotation_archives_days_without_copying_rows(citus_cluster):
     assert ArchivedTenantEvent.objects.filter(timestamp__date=day).count() == 150
     assert {s.state for s in partition_status() if s.day == day} == {"archived"}
     assert verify_archived_days(days=[day]) == []
+    # The day kept its own key and lookup indexes (the archive parent has none).
+    assert primary_key(name) == ["tenant", "id", "timestamp"]
+    assert indexes(name) == indexes(LIVE)
 
 
 def test_rotation_expires_archived_days(citus_cluster):
