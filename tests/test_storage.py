@@ -125,3 +125,27 @@ def test_archiving_reuses_the_days_indexes():
     assert len(before) == 4
     archive_older_than(90)
     assert indexes() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_migrated_before_0006_gets_the_new_sql_functions():
+    """The functions added after 0005 (the plan and rotation need them) come with 0006."""
+    from django.core.management import call_command
+
+    new = ("audit_events_day_tables", "audit_events_index_template")
+
+    def installed():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = ANY(%s)", [list(new)])
+            return cursor.fetchone()[0]
+
+    call_command("migrate", "audit_events", "0005", verbosity=0)
+    try:
+        with connection.cursor() as cursor:  # as a database migrated by 0.x before 0006
+            cursor.execute("DROP FUNCTION audit_events_day_tables(regclass, regclass)")
+            cursor.execute("DROP FUNCTION audit_events_index_template(regclass)")
+        assert installed() == 0
+    finally:
+        call_command("migrate", "audit_events", verbosity=0)
+    assert installed() == len(new)
+    call_command("rotate_audit_partitions", verbosity=0)  # uses them
