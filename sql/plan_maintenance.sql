@@ -1,3 +1,22 @@
+-- audit_events_with_ledger(statements, ledger_statement, distributed): a step's
+-- STATEMENTS with its ledger statement joined to the last one, so that the two
+-- commit together. On plain PostgreSQL they become one query string (one
+-- implicit transaction); on Citus, which refuses multi-statement strings, the
+-- ledger statement is a statement of its own inside the step's BEGIN ... COMMIT
+-- (sql/step_statements.sql).
+CREATE OR REPLACE FUNCTION audit_events_with_ledger(
+    statements text[], ledger_statement text, distributed boolean)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN distributed THEN statements || ledger_statement
+        ELSE statements[1:pg_catalog.cardinality(statements) - 1]
+             || (statements[pg_catalog.cardinality(statements)] || '; ' || ledger_statement)
+    END
+$$;
+
 -- Purpose: plan one maintenance run of the event table LIVE and its archive
 -- table ARCHIVE, from the catalog alone; one row per step, in the order to run.
 -- Each step's STATEMENTS must run one by one at top level, each in its own
@@ -216,11 +235,7 @@ BEGIN
                                                        pg_catalog.quote_literal(s.day))
                     || pg_catalog.format('DELETE FROM %s WHERE archive_table = %L AND day = %L',
                                          ledger_q, archive_name, s.day);
-                IF distributed THEN  -- one transaction already (step_statements)
-                    statements := statements || ledger_statement;
-                ELSE  -- one query string: one implicit transaction
-                    statements[pg_catalog.cardinality(statements)] := statements[pg_catalog.cardinality(statements)] || '; ' || ledger_statement;
-                END IF;
+                statements := audit_events_with_ledger(statements, ledger_statement, distributed);
             END IF;
             RETURN NEXT;
             CONTINUE;
@@ -250,11 +265,7 @@ BEGIN
                     'INSERT INTO %s (archive_table, day, archived_at, row_count, digest)'
                     ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
                     ' DO NOTHING', ledger_q, archive_name, s.day, '');
-                IF distributed THEN  -- one transaction already (step_statements)
-                    statements := statements || ledger_statement;
-                ELSE  -- one query string: one implicit transaction
-                    statements[pg_catalog.cardinality(statements)] := statements[pg_catalog.cardinality(statements)] || '; ' || ledger_statement;
-                END IF;
+                statements := audit_events_with_ledger(statements, ledger_statement, distributed);
             END IF;
         END IF;
         RETURN NEXT;
@@ -347,11 +358,7 @@ BEGIN
                 ' VALUES (%L, %L, pg_catalog.now(), NULL, %L) ON CONFLICT (archive_table, day)'
                 ' DO UPDATE SET archived_at = EXCLUDED.archived_at, row_count = NULL,'
                 ' digest = %L', ledger_q, archive_name, s.day, '', '');
-            IF distributed THEN  -- one transaction already (step_statements)
-                statements := statements || ledger_statement;
-            ELSE  -- one query string: one implicit transaction
-                statements[2] := statements[2] || '; ' || ledger_statement;
-            END IF;
+            statements := audit_events_with_ledger(statements, ledger_statement, distributed);
         END IF;
         touched_live := true;
         touched_archive := true;
@@ -390,11 +397,7 @@ BEGIN
                                                    pg_catalog.quote_literal(s.day))
                 || pg_catalog.format('DELETE FROM %s WHERE archive_table = %L AND day = %L',
                                      ledger_q, archive_name, s.day);
-            IF distributed THEN  -- one transaction already (step_statements)
-                statements := statements || ledger_statement;
-            ELSE  -- one query string: one implicit transaction
-                statements[2] := statements[2] || '; ' || ledger_statement;
-            END IF;
+            statements := audit_events_with_ledger(statements, ledger_statement, distributed);
         END IF;
         touched_archive := true;
         RETURN NEXT;
