@@ -114,6 +114,19 @@ def _rows(template: list[Any], count: int) -> list[list[Any]]:
     return rows
 
 
+def _insert_sql(table: str, fields: Any) -> str:
+    """One ``INSERT`` of a row of ``fields`` into ``table`` (values bound by the client)."""
+    return (
+        sql.SQL("INSERT INTO {} ({}) VALUES ({})")
+        .format(
+            sql.Identifier(table),
+            sql.SQL(", ").join([sql.Identifier(f.column) for f in fields]),
+            sql.SQL(", ").join([sql.Placeholder()] * len(fields)),
+        )
+        .as_string()
+    )
+
+
 class _Floors:
     """The same rows by hand: one unprepared ``INSERT`` through Django's cursor, and ``COPY``.
 
@@ -126,18 +139,9 @@ class _Floors:
     def __init__(self, model: Any) -> None:
         fields = model._meta.concrete_fields
         self.table = model._meta.db_table
+        self.insert = _insert_sql(self.table, fields)
+        self.unchecked = _insert_sql(_UNCHECKED, fields)
         columns = sql.SQL(", ").join([sql.Identifier(f.column) for f in fields])
-        placeholders = sql.SQL(", ").join([sql.Placeholder()] * len(fields))
-        self.insert = (
-            sql.SQL("INSERT INTO {} ({}) VALUES ({})")
-            .format(sql.Identifier(self.table), columns, placeholders)
-            .as_string()
-        )
-        self.unchecked = (
-            sql.SQL("INSERT INTO {} ({}) VALUES ({})")
-            .format(sql.Identifier(_UNCHECKED), columns, placeholders)
-            .as_string()
-        )
         self.copy = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(self.table), columns)
         connection.ensure_connection()
         self.raw_cursor = connection.connection.cursor()
@@ -193,15 +197,7 @@ class _ByHand:
 
     def __init__(self, model: Any, obj: Any, request: Any) -> None:
         fields = model._meta.concrete_fields
-        self.insert = (
-            sql.SQL("INSERT INTO {} ({}) VALUES ({})")
-            .format(
-                sql.Identifier(model._meta.db_table),
-                sql.SQL(", ").join([sql.Identifier(f.column) for f in fields]),
-                sql.SQL(", ").join([sql.Placeholder()] * len(fields)),
-            )
-            .as_string()
-        )
+        self.insert = _insert_sql(model._meta.db_table, fields)
         # The values the audited view's event gets: its URL, client IP and content.
         event = model(
             content_object=obj,
