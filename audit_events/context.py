@@ -16,8 +16,6 @@ from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from django.contrib.contenttypes.fields import GenericForeignKey
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
@@ -310,7 +308,7 @@ class AuditContext:
         event.content.update(content)  # type: ignore[attr-defined]
         # No separate encodability check: save() encodes the content before
         # anything is sent, and AuditJSONEncoder's TypeError names the key.
-        _set_content_object(event, content_object)
+        event.content_object = content_object  # type: ignore[attr-defined]
         event.save()
         return event
 
@@ -384,10 +382,14 @@ class AuditContext:
         return context
 
     def _clone(self, copier: Callable[[Any], Any]) -> AuditContext:
-        clone = object.__new__(type(self))
-        for name in _slots_of(type(self)):
+        cls = self._copy_type()
+        clone = object.__new__(cls)
+        for name in _slots_of(cls):
             clone._set(name, copier(getattr(self, name)))
         return clone
+
+    def _copy_type(self) -> type[AuditContext]:
+        return type(self)
 
     def __copy__(self) -> AuditContext:
         """A copy with its own ``extra_data`` dict (values shared)."""
@@ -431,11 +433,8 @@ class RequestAuditContext(AuditContext):
             object.__setattr__(self, slot, object.__getattribute__(captured, slot))
         return object.__getattribute__(self, name)
 
-    def _clone(self, copier: Callable[[Any], Any]) -> AuditContext:
-        clone = object.__new__(AuditContext)
-        for name in AuditContext.__slots__:
-            clone._set(name, copier(getattr(self, name)))
-        return clone
+    def _copy_type(self) -> type[AuditContext]:
+        return AuditContext  # a copy is captured and needs its request no more
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (AuditContext.from_dict, (self.__getstate__(),))
@@ -472,26 +471,6 @@ def _blueprint(model: type[models.Model]) -> _Blueprint:
         and getattr(model._meta.get_field("timestamp"), "default", None) is timezone.now
     )
     return _Blueprint(tuple(fields), own)
-
-
-@functools.cache
-def _content_types(alias: str | None) -> Any:
-    # GenericForeignKey makes a new manager for every assignment; one per database.
-    return ContentType.objects.db_manager(alias)
-
-
-def _set_content_object(event: models.Model, obj: models.Model) -> None:
-    """``event.content_object = obj``, as ``GenericForeignKey.__set__`` does it, faster."""
-    field = event._meta.get_field("content_object")
-    if type(field) is not GenericForeignKey:
-        event.content_object = obj  # type: ignore[attr-defined]  # a custom field
-        return
-    content_type = _content_types(obj._state.db).get_for_model(
-        obj, for_concrete_model=field.for_concrete_model
-    )
-    setattr(event, field.ct_field, content_type)
-    setattr(event, field.fk_field, obj.pk)
-    field.set_cached_value(event, obj)
 
 
 def _copy_content(data: dict[str, Any]) -> dict[str, Any]:
