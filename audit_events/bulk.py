@@ -81,10 +81,19 @@ def bulk_create_events(
     alias = using or router.db_for_write(model, instance=items[0])
     connection = connections[alias]
     writer = _CopyWriter(model, connection)
-    with transaction.atomic(using=alias):
-        for _day, group in _by_day(items, writer):
-            for start in range(0, len(group), batch_size):
-                writer.write(group[start : start + batch_size])
+    try:
+        with transaction.atomic(using=alias):
+            for _day, group in _by_day(items, writer):
+                for start in range(0, len(group), batch_size):
+                    writer.write(group[start : start + batch_size])
+    except BaseException:
+        # A later batch failed: the earlier ones (and any spooled event) were
+        # rolled back with it, so every event stays unsaved, to be passed again.
+        for event in items:
+            event._state.adding, event._state.db = True, None
+        raise
+    for event in items:
+        event._state.adding, event._state.db = False, alias
     return items
 
 
@@ -149,34 +158,29 @@ class _CopyWriter:
 
     def write(self, events: Sequence[AbstractAuditEvent]) -> None:
         """Copy ``events`` (one day) in a savepoint; spool them if the day has no partition."""
-        rows = [self.row(event) for event in events]
         try:
-            self._copy(rows)
+            self._copy(events)
         except (IntegrityError, InternalError) as exc:  # InternalError: relayed by Citus
             if not spool.is_missing_partition_error(exc):
                 raise_without_shard_names(exc, type(events[0]))  # on Citus, errors name shards
                 raise
-            if not self._copy_to_new_day(rows, self.day_of(events[0])):
+            if not self._copy_to_new_day(events, self.day_of(events[0])):
                 self._spool(events)
-                return
-        for event in events:
-            event._state.adding = False
-            event._state.db = self.connection.alias
 
-    def _copy_to_new_day(self, rows: list[list[Any]], day: datetime.date) -> bool:
-        """Copy ``rows`` into the day made on the spot (``audit_events.ondemand``)."""
+    def _copy_to_new_day(self, events: Sequence[AbstractAuditEvent], day: datetime.date) -> bool:
+        """Copy ``events`` into the day made on the spot (``audit_events.ondemand``)."""
         target = make_day(self.model, day, self.connection.alias)
         if target is None:
             return False
         try:
-            self._copy(rows, table_of(target))
+            self._copy(events, table_of(target))
         except (IntegrityError, InternalError) as exc:
             if not spool.is_missing_partition_error(exc):
                 raise
             return False
         return True
 
-    def _copy(self, rows: list[list[Any]], table: str | None = None) -> None:
+    def _copy(self, events: Sequence[AbstractAuditEvent], table: str | None = None) -> None:
         connection = self.connection
         statement = self.statement
         if table is not None:
@@ -185,15 +189,19 @@ class _CopyWriter:
                 columns=sql.SQL(", ").join([sql.Identifier(str(f.column)) for f in self.fields]),
             )
         # The savepoint lets a refused day roll back alone, leaving the caller's
-        # transaction (and the other days of this call) intact.
+        # transaction (and the other days of this call) intact. Each row is made
+        # as it is sent, not all first: a row kept until the end of the batch
+        # is garbage the collector walks again and again (a 20,000-event call
+        # took 1.6x as long in a process holding many objects).
         with (
             transaction.atomic(using=connection.alias),
             connection.cursor() as cursor,
             connection.wrap_database_errors,
             cursor.copy(statement) as copy,
         ):
-            for row in rows:
-                copy.write_row(row)
+            write_row, row = copy.write_row, self.row
+            for event in events:
+                write_row(row(event))
 
     def _spool(self, events: Sequence[AbstractAuditEvent]) -> None:
         # spool.py has no public entry point for an unsaved event yet; its

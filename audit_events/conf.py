@@ -1,8 +1,10 @@
 """Settings of audit_events, read lazily from ``django.conf.settings``.
 
 Every setting has a documented default here (docs/configuration.md lists them
-with examples). Values are read on each access, so ``override_settings`` works
-in tests; a wrong type raises ``ImproperlyConfigured`` naming the setting.
+with examples). A value is read and validated on first use and kept until
+Django's ``setting_changed`` signal says it changed (``override_settings`` and
+pytest-django's ``settings`` fixture send it), so tests can change settings;
+a wrong type raises ``ImproperlyConfigured`` naming the setting.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 __all__ = ["DEFAULTS", "DEFAULT_SETTINGS", "settings"]
 
@@ -169,20 +172,25 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-_validated: dict[str, Any] = {}
+#: Values read and validated, by setting name (see ``_forget_changed``).
+_values: dict[str, Any] = {}
 
 
 class AuditSettings:
     """Attribute access to the ``AUDIT_*`` settings with defaults and validation."""
 
     def __getattr__(self, name: str) -> Any:
+        try:
+            return _values[name]
+        except KeyError:
+            pass
         if name not in DEFAULTS:
             raise AttributeError(f"{name!r} is not an audit_events setting")
+        # Kept once valid: settings are read several times per event, and reading
+        # one the project does not set costs Django an AttributeError each time.
         value = getattr(django_settings, name, DEFAULTS[name])
-        # Validated once per value (settings are read on every event).
-        if _validated.get(name, _validated) is not value:
-            validate(name, value)
-            _validated[name] = value
+        validate(name, value)
+        _values[name] = value
         return value
 
     def __dir__(self) -> Iterable[str]:
@@ -197,3 +205,11 @@ def validate(name: str, value: Any) -> None:
 
 
 settings = AuditSettings()
+
+
+def _forget_changed(*, setting: str, **kwargs: Any) -> None:
+    """Read ``setting`` again on next use: ``override_settings`` changed it."""
+    _values.pop(setting, None)
+
+
+setting_changed.connect(_forget_changed, dispatch_uid="audit_events.conf")

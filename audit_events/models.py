@@ -21,6 +21,7 @@ from django.conf import settings as django_settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
@@ -339,10 +340,18 @@ class ArchivedAuditEvent(AbstractArchivedAuditEvent):
         swappable = "AUDIT_EVENT_ARCHIVE_MODEL"
 
 
+#: Models found by their dotted name, once the app registry is ready (every
+#: event looks its model up; a swapped model is another name).
+_models_by_name: dict[str, type[models.Model]] = {}
+
+
 def _get_model(setting_name: str) -> type[models.Model]:
     dotted = getattr(settings, setting_name)
+    found = _models_by_name.get(dotted)
+    if found is not None:
+        return found
     try:
-        return apps.get_model(dotted, require_ready=False)
+        model = apps.get_model(dotted, require_ready=False)
     except ValueError as exc:
         raise ImproperlyConfigured(
             f"settings.{setting_name} must be of the form 'app_label.ModelName'; got {dotted!r}."
@@ -352,6 +361,18 @@ def _get_model(setting_name: str) -> type[models.Model]:
             f"settings.{setting_name} refers to model {dotted!r} that has not been "
             "installed: add its app to INSTALLED_APPS."
         ) from exc
+    if apps.ready:
+        _models_by_name[dotted] = model
+    return model
+
+
+def _forget_models(*, setting: str, **kwargs: Any) -> None:
+    # override_settings(INSTALLED_APPS=...) gives Django another set of models.
+    if setting == "INSTALLED_APPS":
+        _models_by_name.clear()
+
+
+setting_changed.connect(_forget_models, dispatch_uid="audit_events.models")
 
 
 def get_audit_event_model() -> type[AbstractAuditEvent]:

@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection
 
 from audit_events.bulk import bulk_create_events
+from audit_events.exceptions import EventIdMismatch
+from audit_events.ids import uuid7_for
 from audit_events.models import ArchivedAuditEvent, AuditEvent
 from audit_events.partitions import create_day_partitions, day_bounds, utc_today
 from audit_events.spool import drain_day, spool_table
@@ -17,6 +19,7 @@ from tests.testapp.models import Article, UuidThing
 pytestmark = pytest.mark.django_db
 
 OLD_DAY = datetime.date(2001, 2, 3)
+HOUR = datetime.timedelta(hours=1)
 
 
 def _spooled_ids():
@@ -208,3 +211,30 @@ def test_bulk_create_converts_values_as_save_does():
         getattr(rows[saved.pk], f) for f in fields
     ]
     assert rows[copied.pk].remote_addr == "2001:db8::1"
+
+
+@pytest.mark.parametrize(
+    ("spoil", "error", "message"),
+    [
+        (lambda event: event.content.update(when=object()), TypeError, "when"),
+        (
+            lambda event: setattr(event, "id", uuid7_for(event.timestamp - HOUR)),
+            EventIdMismatch,
+            "is not an id of its timestamp",
+        ),
+    ],
+    ids=["unencodable-content", "id-of-another-time"],
+)
+def test_a_row_refused_while_copying_stores_nothing(spoil, error, message):
+    # Rows are made as they are sent: a bad one late in a batch stops the
+    # COPY that already carries the rows before it, and none of them stay.
+    article = Article.objects.create(title="a")
+    events = [AuditEvent(content_object=article, content={"n": n}) for n in range(7)]
+    spoil(events[5])
+
+    with pytest.raises(error, match=message):
+        bulk_create_events(events, batch_size=3)
+
+    assert AuditEvent.objects.count() == 0
+    assert _spooled_ids() == set()
+    assert all(event._state.adding for event in events)
