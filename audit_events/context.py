@@ -147,22 +147,25 @@ class AuditContext:
         Capture problems are logged, never raised; a bad
         ``AUDIT_CLIENT_IP_RESOLVER_FUNCTION`` raises ``ImproperlyConfigured``.
         """
-        resolver = get_client_ip_resolver()
-        context = cls(
-            url=capture.capture_safely("URL", lambda: capture.capture_url(request), ""),
-            remote_addr=capture.capture_safely("client IP", lambda: resolver(request), None),
-            query_params=capture.capture_safely(
-                "query parameters", lambda: capture.capture_query_params(request), _EMPTY
-            ),
-            post_data=capture.capture_safely(
-                "POST data", lambda: capture.capture_post_data(request), _EMPTY
-            ),
-            headers=capture.capture_safely(
-                "headers", lambda: capture.capture_headers(request), _EMPTY
-            ),
-        )
+        context = cls()
+        context._capture(request)
         context._set("_user", _RequestUser(request))
         return context
+
+    def _capture(self, request: HttpRequest) -> None:
+        """Set the URL, client IP and data slots from ``request``, as ``__init__`` would."""
+        resolver = get_client_ip_resolver()
+        url = capture.capture_safely("URL", lambda: capture.capture_url(request), "")
+        address = capture.capture_safely("client IP", lambda: resolver(request), None)
+        self._set("_url", clean_text(url) if url else "")
+        self._set("_remote_addr", normalize_ip(address))
+        for slot, what, read in (
+            ("_query_params", "query parameters", capture.capture_query_params),
+            ("_post_data", "POST data", capture.capture_post_data),
+            ("_headers", "headers", capture.capture_headers),
+        ):
+            value = capture.capture_safely(what, functools.partial(read, request), _EMPTY)
+            self._set(slot, dict(value))
 
     # --- Read-only attributes -------------------------------------------------------
 
@@ -428,9 +431,7 @@ class RequestAuditContext(AuditContext):
         # Reached only for a slot that is not set yet: the captured request data.
         if name not in _CAPTURED:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        captured = AuditContext.from_request(object.__getattribute__(self, "_request"))
-        for slot in _CAPTURED:
-            object.__setattr__(self, slot, object.__getattribute__(captured, slot))
+        self._capture(object.__getattribute__(self, "_request"))
         return object.__getattribute__(self, name)
 
     def _copy_type(self) -> type[AuditContext]:

@@ -57,13 +57,13 @@ def test_every_request_gets_an_audit_context():
 
 def _spy_on_capture(monkeypatch):
     captured = []
-    real = AuditContext.from_request.__func__
+    real = AuditContext._capture
 
-    def spy(cls, request):
+    def spy(self, request):
         captured.append(request)
-        return real(cls, request)
+        return real(self, request)
 
-    monkeypatch.setattr(AuditContext, "from_request", classmethod(spy))
+    monkeypatch.setattr(AuditContext, "_capture", spy)
     return captured
 
 
