@@ -190,9 +190,9 @@ class _CopyWriter:
             )
         # The savepoint lets a refused day roll back alone, leaving the caller's
         # transaction (and the other days of this call) intact. Each row is made
-        # as it is sent, not all first: a row kept until the end of the batch
-        # is garbage the collector walks again and again (a 20,000-event call
-        # took 1.6x as long in a process holding many objects).
+        # as it is sent, not all first: the server stores rows while the next
+        # ones are made (0.89x a COPY of rows made beforehand, against 1.83x
+        # when every row of the batch was made first; docs/performance.md).
         with (
             transaction.atomic(using=connection.alias),
             connection.cursor() as cursor,
