@@ -92,6 +92,17 @@ def relfilenode(table: str) -> int:
         return int(cursor.fetchone()[0])
 
 
+def index_definitions(table: str) -> list[str]:
+    """The index definitions of ``table``, with the table's own name left out."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', '') "
+            "FROM pg_index WHERE indrelid = %s::regclass ORDER BY 1",
+            [table],
+        )
+        return [definition for (definition,) in cursor.fetchall()]
+
+
 def states() -> dict[str, tuple[str, datetime.date]]:
     """Each day table's state and day, by name."""
     return {s.table: (s.state, s.day) for s in partition_status()}

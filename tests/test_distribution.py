@@ -16,7 +16,7 @@ from audit_events.distribution import (
 from audit_events.models import ArchivedAuditEvent, AuditEvent
 from audit_events.operations import DistributeByColumn
 from audit_events.partitions import create_day_partitions, utc_today
-from tests.fixtures_lifecycle import DAY
+from tests.fixtures_lifecycle import DAY, index_definitions
 
 pytestmark = pytest.mark.django_db
 
@@ -103,16 +103,6 @@ def test_an_error_naming_a_shard_is_raised_again_as_its_own_class():
         raise_without_shard_names(error, AuditEvent)
     assert raised.value.__cause__ is error
     raise_without_shard_names(IntegrityError("no shard here"), AuditEvent)  # returns
-
-
-def index_definitions(table: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass "
-            "ORDER BY 1",
-            [table],
-        )
-        return [definition for (definition,) in cursor.fetchall()]
 
 
 def test_archive_parent_loses_its_indexes_and_gets_them_back_while_days_keep_theirs():

@@ -24,6 +24,7 @@ from audit_events.partitions import create_day_partitions, day_bounds, utc_today
 from audit_events.spool import forget_partitioned_days
 from audit_events.tamper import verify_archived_days
 from tests.citus.conftest import DAY, worker_connections
+from tests.fixtures_lifecycle import index_definitions
 from tests.swapapp.models import ArchivedTenantEvent, TenantEvent
 from tests.testapp.models import Article
 
@@ -103,7 +104,7 @@ def test_event_tables_are_distributed_by_tenant_and_colocated():
         assert rows[LIVE][1] == rows[ARCHIVE][1]
         assert primary_key(LIVE) == ["tenant", "id", "timestamp"]
         # The archive parent has no index of its own (its ATTACH stays flat); its days do.
-        assert indexes(ARCHIVE) == []
+        assert index_definitions(ARCHIVE) == []
 
 
 def primary_key(table: str) -> list[str] | None:
@@ -114,17 +115,6 @@ def primary_key(table: str) -> list[str] | None:
         "WHERE c.conrelid = %s::regclass AND c.contype = 'p'",
         [table],
     )
-
-
-def indexes(table: str) -> list[str]:
-    """The index definitions of ``table``, with the table's own name left out."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', '') "
-            "FROM pg_index WHERE indrelid = %s::regclass ORDER BY 1",
-            [table],
-        )
-        return [definition for (definition,) in cursor.fetchall()]
 
 
 def test_new_day_is_distributed_colocated_and_carries_its_bounds_check():
@@ -182,7 +172,7 @@ def test_rotation_archives_days_without_copying_rows(citus_cluster):
     assert verify_archived_days(days=[day]) == []
     # The day kept its own key and lookup indexes (the archive parent has none).
     assert primary_key(name) == ["tenant", "id", "timestamp"]
-    assert indexes(name) == indexes(LIVE)
+    assert index_definitions(name) == index_definitions(LIVE)
 
 
 def test_rotation_expires_archived_days(citus_cluster):

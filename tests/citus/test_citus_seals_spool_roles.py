@@ -21,7 +21,8 @@ from audit_events.partitions import create_day_partitions, day_bounds, utc_today
 from audit_events.spool import spool_table
 from audit_events.tamper import verify_days
 from tests.citus.conftest import DAY, worker_connections
-from tests.citus.test_citus_cluster import ARCHIVE, LIVE, indexes, one, primary_key, write_day
+from tests.citus.test_citus_cluster import ARCHIVE, LIVE, one, primary_key, write_day
+from tests.fixtures_lifecycle import index_definitions
 from tests.swapapp.models import ArchivedTenantEvent, TenantEvent
 from tests.testapp.models import Article
 
@@ -98,7 +99,7 @@ def test_bulk_create_events_for_a_missing_day_is_spooled_then_drained_into_a_new
     # key and indexes, and is distributed colocated with the live table.
     name = next(s.table for s in partition_status() if s.day == day)
     assert primary_key(name) == ["tenant", "id", "timestamp"]
-    assert indexes(name) == indexes(LIVE)
+    assert index_definitions(name) == index_definitions(LIVE)
     colocation = "SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = %s::regclass"
     assert one(colocation, [name]) == one(colocation, [LIVE])
     assert verify_days(days=[day]) == []  # sealed by the same run, after the drain
@@ -114,7 +115,7 @@ def test_bulk_create_events_makes_a_missing_day_on_the_spot_on_the_cluster():
     assert TenantEvent.objects.filter(tenant="on-the-spot").count() == 12
     states = {s.day: (s.state, s.table) for s in partition_status() if s.day in (old, new)}
     assert states[old][0] == "archived" and states[new][0] == "live"
-    assert indexes(states[old][1]) == indexes(LIVE)
+    assert index_definitions(states[old][1]) == index_definitions(LIVE)
     assert ArchivedDay.objects.filter(archive_table=ARCHIVE, day=old).exists()
 
 
