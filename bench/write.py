@@ -107,11 +107,13 @@ def _template_row(model: Any, obj: Any) -> list[Any]:
 
 def _rows(template: list[Any], count: int) -> list[list[Any]]:
     """``count`` copies of the template row, each with its own id and timestamp."""
-    rows = []
-    for _ in range(count):
-        now = timezone.now()
-        rows.append([uuid7_for(now), now, *template[2:]])
-    return rows
+    return [_fresh_row(template) for _ in range(count)]
+
+
+def _fresh_row(template: list[Any]) -> list[Any]:
+    """The template row with an id and timestamp of now (the first two columns)."""
+    now = timezone.now()
+    return [uuid7_for(now), now, *template[2:]]
 
 
 def _insert_sql(table: str, fields: Any) -> str:
@@ -215,8 +217,7 @@ class _ByHand:
 
     def record(self, request: Any) -> None:
         user = request.user
-        now = timezone.now()
-        row = [uuid7_for(now), now, *self.template[2:]]
+        row = _fresh_row(self.template)
         who = (user.pk, user.get_username()) if user.is_authenticated else (None, "")
         for slot, value in zip(
             self.slots,
@@ -228,9 +229,8 @@ class _ByHand:
             cursor.execute(self.insert, row)
 
     def record_ready_made(self) -> None:
-        now = timezone.now()
         with connection.cursor() as cursor:
-            cursor.execute(self.insert, [uuid7_for(now), now, *self.template[2:]])
+            cursor.execute(self.insert, _fresh_row(self.template))
 
 
 _BY_HAND: dict[tuple[type, Any], _ByHand] = {}
